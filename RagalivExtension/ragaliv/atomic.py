@@ -1,0 +1,40 @@
+"""Atomic file writes: write a temporary file beside the target, then rename it into place.
+
+An interrupted run therefore never leaves a half-written result: either the old file (or none) or the
+complete new one is there.
+"""
+
+import contextlib
+import os
+import tempfile
+from typing import Iterator
+
+from .io_suffix import split_suffix
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path with the same suffix as ``path``; rename it to ``path`` on success."""
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    os.makedirs(directory, exist_ok=True)
+    stem, suffix = split_suffix(os.path.basename(path))
+    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{suffix}", dir=directory)
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def write_text(path: str, text: str) -> None:
+    """Write text (UTF-8, LF line ends) atomically."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        stream.write(data)

@@ -1,0 +1,131 @@
+"""Segmentations on disk -> :class:`~ragaliv.geometry.SegmentMask` lists, without importing Slicer.
+
+Two inputs are accepted:
+
+* a Slicer ``.seg.nrrd`` (any number of layers, overlapping segments allowed), read with ``slicerio``;
+* a labelmap image (NRRD/NIfTI) plus a labels CSV with the columns ``label,name``.
+"""
+
+import csv
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..errors import RagalivInputError
+from ..geometry import Geometry, SegmentMask
+from .images import read_image
+
+
+def read_segments(path: str, labels_csv: Optional[str] = None) -> List[SegmentMask]:
+    """Read every segment of a ``.seg.nrrd`` or of a labelmap with its labels CSV."""
+    if not os.path.isfile(path):
+        raise RagalivInputError(f"Segmentation file not found: {path}", "Check the --segmentation path.")
+    if labels_csv:
+        return _read_labelmap(path, labels_csv)
+    if not path.lower().endswith(".seg.nrrd"):
+        raise RagalivInputError(
+            f"{os.path.basename(path)} is not a Slicer .seg.nrrd file.",
+            "Give a .seg.nrrd, or a labelmap image together with --labels CSV (columns label,name).",
+        )
+    return _read_seg_nrrd(path)
+
+
+def _read_seg_nrrd(path: str) -> List[SegmentMask]:
+    import slicerio
+
+    try:
+        segmentation = slicerio.read_segmentation(path)
+    except Exception as error:  # slicerio raises IOError/ValueError/nrrd errors
+        raise RagalivInputError(f"Cannot read segmentation {path}: {error}") from None
+    voxels = segmentation["voxels"]  # [i, j, k] or [layer, i, j, k]
+    layers = voxels if voxels.ndim == 4 else voxels[np.newaxis]
+    size_i, size_j, size_k = layers.shape[1:]
+    geometry = Geometry((size_k, size_j, size_i), segmentation["ijkToLPS"])
+    segments = []
+    for info in segmentation.get("segments", []):
+        layer = layers[int(info.get("layer", 0))]
+        mask_ijk = layer == int(info.get("labelValue", 1))
+        mask_kji = np.ascontiguousarray(np.transpose(mask_ijk, (2, 1, 0)))
+        color = tuple(float(c) for c in info.get("color", (1.0, 1.0, 0.0)))
+        segments.append(
+            SegmentMask.from_full_mask(
+                info.get("name", info.get("id", "")),
+                mask_kji,
+                geometry,
+                segment_id=info.get("id", ""),
+                color_rgb=color,
+            )
+        )
+    if not segments:
+        raise RagalivInputError(f"Segmentation {path} contains no segments.")
+    return segments
+
+
+def read_labels_csv(path: str) -> Dict[int, str]:
+    """``label,name`` rows -> {label: name}; a header row is optional."""
+    if not os.path.isfile(path):
+        raise RagalivInputError(f"Labels file not found: {path}", "Check the --labels path.")
+    labels: Dict[int, str] = {}
+    with open(path, newline="", encoding="utf-8") as stream:
+        for row_number, row in enumerate(csv.reader(stream), start=1):
+            if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
+                continue
+            if len(row) < 2:
+                raise RagalivInputError(f"{path} line {row_number}: expected 'label,name'.")
+            try:
+                label = int(row[0])
+            except ValueError:
+                if row_number == 1:
+                    continue  # header
+                raise RagalivInputError(f"{path} line {row_number}: label {row[0]!r} is not an integer.") from None
+            labels[label] = row[1].strip()
+    if not labels:
+        raise RagalivInputError(f"{path} lists no labels.", "Write one 'label,name' line per segment.")
+    return labels
+
+
+def _read_labelmap(path: str, labels_csv: str) -> List[SegmentMask]:
+    labelmap = read_image(path)
+    labels = read_labels_csv(labels_csv)
+    values = labelmap.array
+    if not np.allclose(values, np.round(values)):
+        raise RagalivInputError(f"{path} is not a labelmap (voxel values are not integers).")
+    segments = []
+    for label, name in labels.items():
+        segments.append(SegmentMask.from_full_mask(name, values == label, labelmap.geometry))
+    return segments
+
+
+def write_seg_nrrd(path: str, segments: Sequence[SegmentMask], reference: Geometry) -> None:
+    """Write segments (each on a sub-grid of ``reference``) as a Slicer ``.seg.nrrd`` on ``reference``."""
+    import slicerio
+
+    segmentation = slicerio.create_segmentation(reference.size_ijk, reference.ijk_to_lps)
+    for segment in segments:
+        full_kji = paste_into(segment, reference)
+        slicerio.add_segment(
+            segmentation,
+            np.transpose(full_kji, (2, 1, 0)),
+            {"id": segment.segment_id, "name": segment.name, "color": list(segment.color_rgb)},
+        )
+    segmentation["containedRepresentationNames"] = ["Binary labelmap"]
+    segmentation["masterRepresentation"] = "Binary labelmap"
+    with atomic_path(path) as temporary:
+        slicerio.write_segmentation(temporary, segmentation)
+
+
+def paste_into(segment: SegmentMask, reference: Geometry) -> np.ndarray:
+    """The segment mask placed on the full ``reference`` grid (its crop must be aligned with it)."""
+    offset_ijk = reference.lps_to_index(segment.geometry.origin_lps_mm)
+    rounded = np.round(offset_ijk)
+    if not np.allclose(offset_ijk, rounded, atol=1e-3) or not np.allclose(
+        segment.geometry.ijk_to_lps[:3, :3], reference.ijk_to_lps[:3, :3], atol=1e-6
+    ):
+        raise ValueError(f"segment {segment.name!r} is not on a sub-grid of the reference geometry")
+    i0, j0, k0 = (int(v) for v in rounded)
+    full = np.zeros(reference.shape_kji, dtype=bool)
+    dk, dj, di = segment.mask.shape
+    full[k0 : k0 + dk, j0 : j0 + dj, i0 : i0 + di] = segment.mask
+    return full

@@ -1,0 +1,34 @@
+"""Shared pytest fixtures: the shared validation data, and the synthetic patient (built once per run)."""
+
+import os
+import pathlib
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def shared_data_root() -> pathlib.Path:
+    """``$RAGALIV_SHARED_DATA`` or ``../shared/data`` beside the checkout."""
+    configured = os.environ.get("RAGALIV_SHARED_DATA")
+    return pathlib.Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+def require_shared_data(relative: str) -> pathlib.Path:
+    """Path of a shared data folder; skip with a reason if absent, but fail under ``CI=true``."""
+    path = shared_data_root() / relative
+    if not path.exists():
+        message = (
+            f"shared validation data {path} not found "
+            "(set RAGALIV_SHARED_DATA to the folder that holds ibsi_suv_dro/, voxel_s_values_lu177/ ...)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " - required under CI=true")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def shared_data():
+    """``shared_data("ibsi_suv_dro")`` -> path, skipping (or failing under CI) when absent."""
+    return require_shared_data
