@@ -1,0 +1,209 @@
+"""IA/IV uptake ratios per segment, tumour-to-liver ratios and the eligibility decision (GUIDE §4 "Ratios").
+
+Rule (PET notes §2.5; Kratochwil 2010 reports a 3.75-fold mean increase): for each lesion, ER = metric_IA /
+metric_IV; the patient's ratio is the mean (or median) of the lesion ratios; eligible for an
+intra-arterial fifth cycle when it reaches the threshold. Metric, aggregate and threshold are settings,
+and they are always printed next to the decision.
+"""
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from .constants import (
+    DEFAULT_RATIO_AGGREGATE,
+    DEFAULT_RATIO_METRIC,
+    DEFAULT_RATIO_THRESHOLD,
+    EXPECTED_LESION_COUNT,
+)
+from .errors import RagalivInputError
+from .uptake import UptakeStats
+
+METRICS = ("suvmax", "suvmean", "suvpeak")
+METRIC_TITLES = {"suvmax": "SUVmax", "suvmean": "SUVmean", "suvpeak": "SUVpeak"}
+AGGREGATES = ("mean", "median")
+ORGANS_AT_RISK = ("healthy_liver", "kidney", "spleen", "bone_marrow")
+
+_ROLE_PATTERNS = (
+    ("lesion", re.compile(r"^\s*lesion\b", re.IGNORECASE)),
+    ("healthy_liver", re.compile(r"\b(healthy|normal|background|reference)\s+liver\b", re.IGNORECASE)),
+    ("kidney", re.compile(r"\bkidney", re.IGNORECASE)),
+    ("spleen", re.compile(r"\bspleen\b", re.IGNORECASE)),
+    ("bone_marrow", re.compile(r"\bmarrow\b", re.IGNORECASE)),
+    ("extrahepatic", re.compile(r"\bextra[- ]?hepatic", re.IGNORECASE)),
+)
+
+
+def role_of(segment_name: str) -> str:
+    """Role from the segment name: lesion, healthy_liver, kidney, spleen, bone_marrow, extrahepatic, other."""
+    for role, pattern in _ROLE_PATTERNS:
+        if pattern.search(segment_name):
+            return role
+    return "other"
+
+
+@dataclass
+class RatioSettings:
+    metric: str = DEFAULT_RATIO_METRIC
+    aggregate: str = DEFAULT_RATIO_AGGREGATE
+    threshold: float = DEFAULT_RATIO_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise RagalivInputError(
+                f"Unknown ratio metric {self.metric!r}.", f"Use one of {', '.join(METRICS)} (--metric)."
+            )
+        if self.aggregate not in AGGREGATES:
+            raise RagalivInputError(
+                f"Unknown aggregate {self.aggregate!r}.", f"Use one of {', '.join(AGGREGATES)} (--aggregate)."
+            )
+        if not self.threshold > 0:
+            raise RagalivInputError(f"Threshold must be positive, got {self.threshold}.", "Set --threshold.")
+
+    def rule_text(self) -> str:
+        return (
+            f"{self.aggregate} of lesion {METRIC_TITLES[self.metric]} ratios (IA/IV) "
+            f">= {self.threshold:g}"
+        )
+
+
+@dataclass
+class RatioRow:
+    """One segment: its uptake in both PETs and the IA/IV ratio of each metric."""
+
+    segment: str
+    role: str
+    volume_ml: float
+    ia: UptakeStats
+    iv: UptakeStats
+    ratios: Dict[str, Optional[float]]
+    tumour_to_liver_ia: Optional[float] = None
+    tumour_to_liver_iv: Optional[float] = None
+    flags: List[str] = field(default_factory=list)
+
+    def ratio(self, metric: str) -> Optional[float]:
+        return self.ratios.get(metric)
+
+
+@dataclass
+class RatioSummary:
+    settings: RatioSettings
+    lesion_count: int
+    lesion_ratios: Dict[str, Optional[float]]
+    lesion_ratio: Optional[float]
+    eligible: Optional[bool]
+    decision_text: str
+    organs_ia_above_iv: List[str]
+    warnings: List[str]
+
+    def to_dict(self) -> Dict[str, object]:
+        return {
+            "metric": self.settings.metric,
+            "aggregate": self.settings.aggregate,
+            "threshold": self.settings.threshold,
+            "lesion_count": self.lesion_count,
+            "lesion_ratio": self.lesion_ratio,
+            "eligible": self.eligible,
+            "decision": self.decision_text,
+            "rule": self.settings.rule_text(),
+            "lesion_ratios": dict(self.lesion_ratios),
+            "organs_ia_above_iv": list(self.organs_ia_above_iv),
+            "warnings": list(self.warnings),
+        }
+
+
+def _ratio(ia: Optional[float], iv: Optional[float]) -> Optional[float]:
+    if ia is None or iv is None or not iv > 0 or ia < 0:
+        return None
+    return ia / iv
+
+
+def ratio_row(segment: str, ia: UptakeStats, iv: UptakeStats) -> RatioRow:
+    """IA/IV ratio of each metric; a ratio is None only with a flag saying why."""
+    row = RatioRow(
+        segment=segment,
+        role=role_of(segment),
+        volume_ml=ia.volume_ml,
+        ia=ia,
+        iv=iv,
+        ratios={metric: _ratio(ia.value(metric), iv.value(metric)) for metric in METRICS},
+    )
+    row.flags.extend(f"IA: {flag}" for flag in ia.flags)
+    row.flags.extend(f"IV: {flag}" for flag in iv.flags)
+    for metric in METRICS:
+        if row.ratios[metric] is None and ia.value(metric) is not None and iv.value(metric) is not None:
+            row.flags.append(f"{METRIC_TITLES[metric]} ratio undefined (IV value {iv.value(metric):.3g} <= 0)")
+    return row
+
+
+def _lesion_sort_key(row: RatioRow):
+    match = re.search(r"(\d+)", row.segment)
+    return (int(match.group(1)) if match else 10**6, row.segment)
+
+
+def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary:
+    """Lesion aggregate, decision, tumour-to-liver ratios (set on the rows) and organ-at-risk flags."""
+    warnings: List[str] = []
+    lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
+    if len(lesions) != EXPECTED_LESION_COUNT:
+        warnings.append(
+            f"{len(lesions)} lesion segment(s) found; the protocol expects {EXPECTED_LESION_COUNT} "
+            "(segments named 'Lesion 1' ... 'Lesion 5')."
+        )
+
+    livers = [row for row in rows if row.role == "healthy_liver"]
+    if len(livers) > 1:
+        warnings.append("Several healthy-liver segments; tumour-to-liver ratios use the first one.")
+    liver = livers[0] if livers else None
+    if liver is None:
+        warnings.append("No 'Healthy liver' segment: tumour-to-liver ratios are not computed.")
+    metric = settings.metric
+    for row in rows:
+        if row.role in ("lesion", "extrahepatic") and liver is not None:
+            row.tumour_to_liver_ia = _ratio(row.ia.value(metric), liver.ia.suvmean)
+            row.tumour_to_liver_iv = _ratio(row.iv.value(metric), liver.iv.suvmean)
+
+    lesion_ratios: Dict[str, Optional[float]] = {}
+    for row in lesions:
+        lesion_ratios[row.segment] = row.ratio(metric)
+        if row.ratio(metric) is None:
+            reasons = "; ".join(row.flags) or "no value"
+            warnings.append(f"{row.segment} has no {METRIC_TITLES[metric]} ratio and is left out ({reasons}).")
+        elif row.flags:
+            warnings.append(f"{row.segment}: {'; '.join(row.flags)}")
+    valid = [value for value in lesion_ratios.values() if value is not None]
+    if valid:
+        aggregate = statistics.mean(valid) if settings.aggregate == "mean" else statistics.median(valid)
+        eligible: Optional[bool] = aggregate >= settings.threshold
+        verdict = "ELIGIBLE" if eligible else "NOT eligible"
+        decision = (
+            f"{verdict} for an intra-arterial 5th cycle: {settings.aggregate} {METRIC_TITLES[metric]} "
+            f"IA/IV ratio of {len(valid)} lesion(s) = {aggregate:.2f} "
+            f"({'>=' if eligible else '<'} threshold {settings.threshold:g})"
+        )
+    else:
+        aggregate, eligible = None, None
+        decision = "UNDETERMINED: no lesion has a valid IA/IV ratio"
+        warnings.append(decision)
+
+    organs = []
+    for row in rows:
+        if row.role in ORGANS_AT_RISK:
+            value = row.ratio(metric)
+            if value is not None and value > 1.0:
+                row.flags.append(f"IA > IV ({METRIC_TITLES[metric]} ratio {value:.2f})")
+                organs.append(row.segment)
+    if organs:
+        warnings.append(f"Organs at risk with higher uptake on IA than IV: {', '.join(organs)}.")
+
+    return RatioSummary(
+        settings=settings,
+        lesion_count=len(lesions),
+        lesion_ratios=lesion_ratios,
+        lesion_ratio=aggregate,
+        eligible=eligible,
+        decision_text=decision,
+        organs_ia_above_iv=organs,
+        warnings=warnings,
+    )

@@ -1,0 +1,244 @@
+"""DICOM series discovery and volume geometry, on tiny series written in code.
+
+Truths: the positions and orientations we write, and SimpleITK/GDCM reading the same files.
+"""
+
+import os
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from ragaliv.errors import RagalivInputError
+from ragaliv.io.dicom_series import list_series, load_volume, select_series
+
+CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+NM_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
+ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+
+
+def save(dataset: Dataset, path) -> str:
+    """Write a Part 10 file with pydicom 2.4 or 3.x."""
+    path = os.fspath(path)
+    if int(pydicom.__version__.split(".")[0]) >= 3:
+        dataset.save_as(path, enforce_file_format=True)
+    else:  # pragma: no cover - exercised on the pydicom 2.4 environment
+        dataset.is_little_endian = True
+        dataset.is_implicit_VR = False
+        dataset.save_as(path, write_like_original=False)
+    return path
+
+
+def image(pixels: np.ndarray, sop_class: str = CT_STORAGE, **attributes) -> FileDataset:
+    """A greyscale image dataset holding ``pixels`` (2D, or 3D for multi-frame) as int16."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = "1.2.3.4"
+    ds.SeriesInstanceUID = "1.2.3.4.5"
+    ds.Modality = "CT"
+    ds.SeriesDescription = "test"
+    pixels = np.asarray(pixels, dtype=np.int16)
+    ds.Rows, ds.Columns = pixels.shape[-2:]
+    if pixels.ndim == 3:
+        ds.NumberOfFrames = pixels.shape[0]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.PixelData = pixels.tobytes()
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def write_stack(folder, positions, orientation, pixel_spacing, values=None, slopes=None, intercepts=None, **kw):
+    """One single-frame file per position; file names in the given order; slice k holds ``values[k]``."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for k, position in enumerate(positions):
+        stored = np.full((3, 4), values[k] if values is not None else k, dtype=np.int16)
+        stored[0, 0] = 7  # a marker voxel: checks that rows/columns are not transposed
+        attributes = dict(
+            ImagePositionPatient=[float(v) for v in position],
+            ImageOrientationPatient=[float(v) for v in orientation],
+            PixelSpacing=[float(v) for v in pixel_spacing],
+            SliceThickness=2.5,
+            InstanceNumber=k + 1,
+        )
+        if slopes is not None:
+            attributes["RescaleSlope"] = slopes[k]
+            attributes["RescaleIntercept"] = intercepts[k] if intercepts is not None else 0.0
+        attributes.update(kw)
+        paths.append(save(image(stored, **attributes), os.path.join(folder, f"slice_{k:03d}.dcm")))
+    return paths
+
+
+ROW = np.array([np.cos(np.radians(30.0)), np.sin(np.radians(30.0)), 0.0])
+COLUMN = np.array([0.0, np.sin(np.radians(20.0)), -np.cos(np.radians(20.0))])
+COLUMN = COLUMN - ROW * np.dot(ROW, COLUMN)
+COLUMN /= np.linalg.norm(COLUMN)
+NORMAL = np.cross(ROW, COLUMN)
+
+
+def test_oblique_shuffled_stack_matches_written_geometry_and_simpleitk(tmp_path):
+    origin = np.array([-10.0, 20.0, 5.0])
+    spacing_k = 2.5
+    order = [3, 0, 4, 1, 2]  # files written out of order
+    positions = [origin + k * spacing_k * NORMAL for k in order]
+    paths = write_stack(tmp_path / "s", positions, np.r_[ROW, COLUMN], (2.0, 3.0), values=order)
+    volume = load_volume(select_series(str(tmp_path / "s"), ("CT",), "CT"))
+
+    matrix = volume.geometry.ijk_to_lps
+    np.testing.assert_allclose(matrix[:3, 0], ROW * 3.0, atol=1e-5)  # i along a row: column spacing
+    np.testing.assert_allclose(matrix[:3, 1], COLUMN * 2.0, atol=1e-5)  # j down a column: row spacing
+    np.testing.assert_allclose(matrix[:3, 2], NORMAL * spacing_k, atol=1e-5)
+    np.testing.assert_allclose(matrix[:3, 3], origin, atol=1e-5)
+    assert volume.array.shape == (5, 3, 4)
+    for k in range(5):
+        assert volume.array[k, 1, 1] == k  # sorted along the normal
+        assert volume.array[k, 0, 0] == 7
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(tmp_path / "s")))
+    reference = reader.Execute()
+    np.testing.assert_allclose(volume.geometry.spacing_mm, reference.GetSpacing(), atol=1e-4)
+    np.testing.assert_allclose(volume.geometry.origin_lps_mm, reference.GetOrigin(), atol=1e-4)
+    np.testing.assert_allclose(volume.geometry.direction.ravel(), reference.GetDirection(), atol=1e-5)
+    np.testing.assert_array_equal(volume.array, sitk.GetArrayFromImage(reference))
+    assert sorted(volume.metadata["files"]) == sorted(paths)
+
+
+def test_reversed_slice_order_is_sorted_along_the_normal(tmp_path):
+    # Slice 0 of the file order is the highest z: the volume must start at the lowest.
+    positions = [(0.0, 0.0, 40.0 - 4.0 * n) for n in range(4)]
+    write_stack(tmp_path, positions, (1, 0, 0, 0, 1, 0), (4.0, 4.0), values=[30, 20, 10, 0])
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    np.testing.assert_allclose(volume.geometry.origin_lps_mm, (0.0, 0.0, 28.0))
+    np.testing.assert_allclose(volume.geometry.ijk_to_lps[:3, 2], (0.0, 0.0, 4.0))
+    assert [volume.array[k, 2, 2] for k in range(4)] == [0, 10, 20, 30]
+    assert [h.InstanceNumber for h in volume.metadata["slice_headers"]] == [4, 3, 2, 1]
+
+
+def test_rescale_is_applied_per_slice(tmp_path):
+    slopes = [0.5, 2.0, 3.25]
+    intercepts = [0.0, 0.0, -10.0]
+    write_stack(
+        tmp_path, [(0, 0, 2.0 * k) for k in range(3)], (1, 0, 0, 0, 1, 0), (1.0, 1.0), [100, 100, 100],
+        slopes, intercepts,
+    )  # fmt: skip
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    assert volume.array.dtype == np.float64
+    np.testing.assert_allclose(volume.array[:, 1, 1], [50.0, 200.0, 315.0])
+    assert volume.metadata["rescale_slopes"] == slopes
+    assert volume.unit == "HU"
+
+
+def test_single_slice_uses_slice_thickness(tmp_path):
+    write_stack(tmp_path, [(1.0, 2.0, 3.0)], (1, 0, 0, 0, 1, 0), (0.5, 0.5))
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    np.testing.assert_allclose(volume.geometry.spacing_mm, (0.5, 0.5, 2.5))
+
+
+def test_missing_slice_is_an_error_naming_the_gap(tmp_path):
+    positions = [(0.0, 0.0, 3.0 * k) for k in (0, 1, 2, 4, 5)]
+    write_stack(tmp_path, positions, (1, 0, 0, 0, 1, 0), (1.0, 1.0))
+    with pytest.raises(RagalivInputError, match=r"1 slice is missing between 6\.00 mm and 12\.00 mm"):
+        load_volume(select_series(str(tmp_path), ("CT",)))
+
+
+def test_duplicate_positions_and_mixed_orientations_are_errors(tmp_path):
+    write_stack(tmp_path / "dup", [(0, 0, 0), (0, 0, 2), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1.0, 1.0))
+    with pytest.raises(RagalivInputError, match="same position"):
+        load_volume(select_series(str(tmp_path / "dup"), ("CT",)))
+    write_stack(tmp_path / "mix", [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1.0, 1.0))
+    save(
+        image(np.zeros((3, 4)), ImagePositionPatient=[0, 0, 4], ImageOrientationPatient=[1, 0, 0, 0, 0, -1],
+              PixelSpacing=[1, 1]),
+        tmp_path / "mix" / "other.dcm",
+    )  # fmt: skip
+    with pytest.raises(RagalivInputError, match=r"ImageOrientationPatient \(0020,0037\)"):
+        load_volume(select_series(str(tmp_path / "mix"), ("CT",)))
+
+
+def test_missing_geometry_attribute_names_the_tag(tmp_path):
+    save(image(np.zeros((3, 4)), ImageOrientationPatient=[1, 0, 0, 0, 1, 0], PixelSpacing=[1, 1]), tmp_path / "a.dcm")
+    with pytest.raises(RagalivInputError, match=r"ImagePositionPatient \(0020,0032\)"):
+        load_volume(select_series(str(tmp_path), ("CT",)))
+
+
+def test_nm_multiframe_geometry_from_detector_information(tmp_path):
+    frames = np.stack([np.full((3, 4), 10 * f, dtype=np.int16) for f in range(4)])
+    detector = Dataset()
+    detector.ImagePositionPatient = [-100.0, -50.0, 20.0]
+    detector.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]  # coronal frames
+    nm = image(
+        frames, NM_STORAGE, Modality="NM", PixelSpacing=[4.8, 4.8], SpacingBetweenSlices=4.8,
+        SliceThickness=9.6, DetectorInformationSequence=Sequence([detector]), RescaleSlope=0.5,
+    )  # fmt: skip
+    save(nm, tmp_path / "spect.dcm")
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    volume = load_volume(select_series(str(tmp_path), ("NM",), "SPECT"))
+    normal = np.cross([1.0, 0.0, 0.0], [0.0, 0.0, -1.0])  # (0, 1, 0): posterior
+    np.testing.assert_allclose(volume.geometry.ijk_to_lps[:3, 2], normal * 4.8)
+    np.testing.assert_allclose(volume.geometry.origin_lps_mm, (-100.0, -50.0, 20.0))
+    np.testing.assert_allclose(volume.geometry.spacing_mm, (4.8, 4.8, 4.8))
+    np.testing.assert_allclose(volume.array[:, 1, 1], [0.0, 5.0, 10.0, 15.0])
+    assert len(volume.metadata["slice_headers"]) == 4
+    assert volume.unit == "counts"
+
+
+def test_enhanced_multiframe_with_per_frame_positions(tmp_path):
+    frames = np.stack([np.full((3, 4), f, dtype=np.int16) for f in range(3)])
+    per_frame = []
+    for f in range(3):  # frames stored from top to bottom
+        group = Dataset()
+        position = Dataset()
+        position.ImagePositionPatient = [0.0, 0.0, 10.0 - 5.0 * f]
+        group.PlanePositionSequence = Sequence([position])
+        per_frame.append(group)
+    shared = Dataset()
+    orientation, measures, transform = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    measures.PixelSpacing = [0.7, 0.7]
+    measures.SliceThickness = 5.0
+    transform.RescaleSlope, transform.RescaleIntercept = 2.0, -1024.0
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PixelValueTransformationSequence = Sequence([transform])
+    enhanced = image(
+        frames, ENHANCED_CT_STORAGE, PerFrameFunctionalGroupsSequence=Sequence(per_frame),
+        SharedFunctionalGroupsSequence=Sequence([shared]),
+    )  # fmt: skip
+    save(enhanced, tmp_path / "enhanced.dcm")
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    np.testing.assert_allclose(volume.geometry.origin_lps_mm, (0.0, 0.0, 0.0))
+    np.testing.assert_allclose(volume.geometry.ijk_to_lps[:3, 2], (0.0, 0.0, 5.0))
+    np.testing.assert_allclose(volume.array[:, 0, 0], [2 * 2 - 1024, 2 * 1 - 1024, -1024])
+
+
+def test_list_series_groups_and_skips_non_dicom(tmp_path):
+    write_stack(tmp_path / "a", [(0, 0, 0), (0, 0, 1)], (1, 0, 0, 0, 1, 0), (1, 1))
+    write_stack(tmp_path / "b", [(0, 0, 0)], (1, 0, 0, 0, 1, 0), (1, 1), SeriesInstanceUID="9.9", Modality="MR")
+    (tmp_path / "DICOMDIR").write_bytes(b"\0" * 200)
+    (tmp_path / "readme.txt").write_text("hello")
+    found = {s.series_instance_uid: s for s in list_series(str(tmp_path))}
+    assert set(found) == {"1.2.3.4.5", "9.9"}
+    assert len(found["1.2.3.4.5"].files) == 2 and found["9.9"].modality == "MR"
+    assert found["9.9"].describe() == "MR 'test' (1 file)"
+    one_file = list_series(found["9.9"].files[0])
+    assert [s.series_instance_uid for s in one_file] == ["9.9"]
+    as_list = list_series(found["1.2.3.4.5"].files)
+    assert len(as_list) == 1 and len(as_list[0].headers) == 2
+
+
+def test_missing_path_is_an_input_error(tmp_path):
+    with pytest.raises(RagalivInputError, match="not found"):
+        list_series(str(tmp_path / "nowhere"))
