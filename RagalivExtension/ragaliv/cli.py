@@ -1,0 +1,265 @@
+"""The ``ragaliv`` command line: the same core as the Slicer modules, on files, for headless and batch use.
+
+Exit codes: 0 success, 2 bad input or usage (the message says what is wrong and how to fix it),
+1 internal error (a bug: run with ``--debug`` for the traceback and report it).
+Heavy modules are imported inside the commands so that ``ragaliv --help`` starts fast; nothing here
+imports Slicer.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import traceback
+from typing import Callable, Dict, List, Optional, Sequence
+
+from . import __version__
+from .errors import RagalivInputError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+
+
+def _iso_datetime(text: str) -> datetime.datetime:
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date-time (e.g. 2026-03-10T09:12:00)"
+        ) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+# --- suv ---------------------------------------------------------------------------------------------------
+SUV_FLAGS = ("weight_kg", "height_cm", "sex", "dose_mbq", "injection_time", "scan_time", "half_life_s")
+
+
+def _add_suv_overrides(parser: argparse.ArgumentParser, prefix: str = "", scan: str = "") -> None:
+    """Per-scan (``--ia-dose-mbq``) or plain (``--dose-mbq``) SUV overrides."""
+    label = f" of the {scan} scan" if scan else ""
+    group = parser.add_argument_group(f"SUV values{label} (override the DICOM header)")
+    if not prefix or prefix == "ia-":
+        # Patient values are shared by both scans.
+        group.add_argument("--weight-kg", type=_positive, help="patient weight (kg) (0010,1030)")
+        group.add_argument("--height-cm", type=_positive, help="patient height (cm) (0010,1020, in m)")
+        group.add_argument("--sex", choices=("M", "F", "O"), help="patient sex (0010,0040)")
+        group.add_argument("--half-life-s", type=_positive, help="radionuclide half-life (s) (0018,1075)")
+    group.add_argument(f"--{prefix}dose-mbq", type=_positive,
+                       help=f"injected activity{label} in MBq (0018,1074 holds Bq)")
+    group.add_argument(f"--{prefix}injection-time", type=_iso_datetime,
+                       help=f"injection date-time{label}, ISO (0018,1078)")
+    group.add_argument(f"--{prefix}scan-time", type=_iso_datetime,
+                       help=f"scan reference date-time{label}, ISO (0008,0021/0031)")
+
+
+def _overrides(args: argparse.Namespace, prefix: str = ""):
+    from .pet.suv import SuvOverrides
+
+    key = prefix.replace("-", "_")
+    return SuvOverrides(
+        weight_kg=args.weight_kg,
+        height_cm=args.height_cm,
+        sex=args.sex,
+        injected_dose_mbq=getattr(args, f"{key}dose_mbq"),
+        injection_time=getattr(args, f"{key}injection_time"),
+        scan_time=getattr(args, f"{key}scan_time"),
+        half_life_s=args.half_life_s,
+    )
+
+
+def _load_pet(path: str, args: argparse.Namespace, prefix: str = "", what: str = "PET"):
+    """load_pet with per-scan flag names in the messages (``--ia-dose-mbq`` rather than ``--dose-mbq``)."""
+    from .pet.suv import load_pet
+
+    try:
+        return load_pet(path, _overrides(args, prefix), args.normalization)
+    except RagalivInputError as error:
+        if not prefix:
+            raise
+        message = f"{what}: {error.message}"
+        hint = error.hint or ""
+        for flag in ("dose-mbq", "injection-time", "scan-time"):
+            hint = hint.replace(f"--{flag}", f"--{prefix}{flag}")
+            message = message.replace(f"--{flag}", f"--{prefix}{flag}")
+        raise RagalivInputError(message, hint or None) from None
+
+
+def command_suv(args: argparse.Namespace) -> int:
+    from .io.images import write_image
+
+    pet = _load_pet(args.series, args)
+    if not args.output.lower().endswith((".nrrd", ".nii", ".nii.gz", ".mha")):
+        raise RagalivInputError(f"Unsupported output {args.output!r}.", "Use a .nrrd or .nii.gz file name (-o).")
+    write_image(pet.suv, args.output, dtype="float32")
+    parameters = pet.parameters
+    print(f"{parameters.suv_quantity} ({parameters.suv_unit}) written to {args.output}")
+    for warning in parameters.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- ratio -------------------------------------------------------------------------------------------------
+def command_ratio(args: argparse.Namespace) -> int:
+    from .lesion_ratio import analyse, overlap_problem
+    from .ratio import RatioSettings
+    from .ratio_outputs import write_ratio_outputs
+    from .workflow import load_segments
+
+    settings = RatioSettings(args.metric, args.aggregate, args.threshold)
+    segments = load_segments(args.segmentation, args.labels, args.reference)
+    ia = _load_pet(args.ia, args, "ia-", "IA PET")
+    iv = _load_pet(args.iv, args, "iv-", "IV PET")
+    parameters = {"ia": ia.parameters.to_dict(), "iv": iv.parameters.to_dict()}
+    for key, pet in (("ia", ia), ("iv", iv)):
+        parameters[key]["series_instance_uid"] = pet.series_instance_uid
+        parameters[key]["series_description"] = pet.description
+    if ia.suv.unit != iv.suv.unit:
+        raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
+                                "Use the same --normalization for both.")
+    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
+    problem = overlap_problem(analysis)
+    if problem:
+        raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "
+                                "both PETs (same frame of reference), or draw it again.")
+    inputs = {"ia": args.ia, "iv": args.iv, "segmentation": args.segmentation}
+    if args.labels:
+        inputs["labels"] = args.labels
+    if args.reference:
+        inputs["reference"] = args.reference
+    paths = write_ratio_outputs(analysis, args.output, inputs, vars(args))
+    summary = analysis.summary
+    print(summary.decision_text)
+    print(f"Rule: {summary.settings.rule_text()}")
+    for warning in summary.warnings + ia.parameters.warnings + iv.parameters.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"Results: {', '.join(paths.values())}")
+    return EXIT_OK
+
+
+# --- tac / dosimetry ---------------------------------------------------------------------------------------
+def command_tac(args: argparse.Namespace) -> int:
+    from .tac_command import run_tac
+
+    return run_tac(args)
+
+
+def command_dosimetry(args: argparse.Namespace) -> int:
+    from .dosimetry_study import run_study_command
+
+    return run_study_command(args)
+
+
+# --- phantom / demo ----------------------------------------------------------------------------------------
+def command_phantom(args: argparse.Namespace) -> int:
+    from .phantom import generate
+
+    paths = generate(args.output, args.seed, args.blur_fwhm_mm, args.noise, args.spect_shift_mm)
+    print(f"Synthetic patient (seed {args.seed}) written to {args.output}")
+    for key, path in paths.items():
+        print(f"  {key:20s} {path}")
+    return EXIT_OK
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.output, seed=args.seed)
+
+
+# --- parser ------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragaliv",
+        description="RAGALIV: IA/IV 68Ga PET uptake ratios and 177Lu SPECT/CT dosimetry (3D Slicer core, headless).",
+    )
+    parser.add_argument("--version", action="version", version=f"ragaliv {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    suv = commands.add_parser("suv", help="PET DICOM series (or Bq/mL image) -> SUV image")
+    suv.add_argument("series", help="PET DICOM folder/file, or a NRRD/NIfTI image in Bq/mL")
+    suv.add_argument("-o", "--output", required=True, help="output image (.nrrd or .nii.gz), float32 SUV")
+    suv.add_argument("--normalization", default="bw", choices=("bw", "lbm", "lbm-james", "bsa", "ibw"))
+    _add_suv_overrides(suv)
+    suv.set_defaults(handler=command_suv)
+
+    ratio = commands.add_parser("ratio", help="IA/IV uptake ratios of lesions and organs, eligibility")
+    ratio.add_argument("--ia", required=True, help="IA PET (DICOM folder, or NRRD/NIfTI in Bq/mL)")
+    ratio.add_argument("--iv", required=True, help="IV PET (DICOM folder, or NRRD/NIfTI in Bq/mL)")
+    ratio.add_argument("--segmentation", required=True, help="Slicer .seg.nrrd, or a labelmap with --labels")
+    ratio.add_argument("--labels", help="CSV 'label,name' for a labelmap segmentation")
+    ratio.add_argument("--reference", help="image the segmentation was drawn on (MRI); checked for overlap")
+    ratio.add_argument("--metric", default="suvmax", choices=("suvmax", "suvmean", "suvpeak"))
+    ratio.add_argument("--aggregate", default="mean", choices=("mean", "median"))
+    ratio.add_argument("--threshold", type=_positive, default=3.0, help="eligibility threshold (default 3.0)")
+    ratio.add_argument("--normalization", default="bw", choices=("bw", "lbm", "lbm-james", "bsa", "ibw"))
+    ratio.add_argument("-o", "--output", required=True, help="output folder")
+    _add_suv_overrides(ratio, "ia-", "IA")
+    _add_suv_overrides(ratio, "iv-", "IV")
+    ratio.set_defaults(handler=command_ratio)
+
+    tac = commands.add_parser("tac", help="time-activity curves (CSV) -> fits, TIA, residence times")
+    tac.add_argument("tacs", help="CSV with columns region,time_h,activity_mbq[,sigma_mbq]")
+    tac.add_argument("--administered-mbq", type=_positive, required=True, help="administered activity (MBq)")
+    tac.add_argument("--model", default="auto",
+                     choices=("auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp"))
+    tac.add_argument("--calibration-uncertainty", type=float, default=0.0,
+                     help="relative calibration uncertainty (e.g. 0.05), fully correlated across points")
+    tac.add_argument("-o", "--output", required=True, help="output folder")
+    tac.set_defaults(handler=command_tac)
+
+    dosimetry = commands.add_parser("dosimetry", help="multi-time-point SPECT/CT study -> TACs, TIAs, doses")
+    dosimetry.add_argument("study", help="STUDY.json (see README)")
+    dosimetry.add_argument("-o", "--output", required=True, help="output folder")
+    dosimetry.set_defaults(handler=command_dosimetry)
+
+    phantom = commands.add_parser("phantom", help="write the synthetic patient (DICOM, segmentation, truth)")
+    phantom.add_argument("output", help="output folder")
+    phantom.add_argument("--seed", type=int, default=0, help="patient variant (0 = canonical)")
+    phantom.add_argument("--blur-fwhm-mm", type=float, default=0.0, help="scanner resolution (Gaussian FWHM)")
+    phantom.add_argument("--noise", action="store_true", help="add image noise")
+    phantom.add_argument("--spect-shift-mm", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                         help="patient shift at the last SPECT time point (tests registration)")
+    phantom.set_defaults(handler=command_phantom)
+
+    demo = commands.add_parser("demo", help="synthetic patient -> ratio analysis and dosimetry")
+    demo.add_argument("output", nargs="?", default=os.path.join("out", "demo"))
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=command_demo)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except RagalivInputError as error:
+        print(f"ragaliv {args.command}: error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"  fix: {error.hint}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("ragaliv: interrupted; no partial result was written", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input
+        if args.debug:
+            traceback.print_exc()
+        print(f"ragaliv {args.command}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("  run again with --debug for the traceback, and report it", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The lesion-ratio analysis: segments x (IA SUV, IV SUV) -> rows, decision, table columns.
+
+Used by the ``ragaliv ratio`` command and by the Slicer module's logic, so both show the same numbers in
+the same columns.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .geometry import SegmentMask, Volume
+from .ratio import RatioRow, RatioSettings, RatioSummary, ratio_row, summarise
+from .uptake import PEAK_METHOD, UptakeStats, uptake_statistics
+
+# (key, title, unit); the first twelve keys are the CLI contract of ratios.csv.
+RATIO_COLUMNS: Tuple[Tuple[str, str, str], ...] = (
+    ("segment", "Segment", ""),
+    ("role", "Role", ""),
+    ("volume_ml", "Volume", "mL"),
+    ("ia_suvmax", "IA SUVmax", "SUV"),
+    ("ia_suvmean", "IA SUVmean", "SUV"),
+    ("ia_suvpeak", "IA SUVpeak", "SUV"),
+    ("iv_suvmax", "IV SUVmax", "SUV"),
+    ("iv_suvmean", "IV SUVmean", "SUV"),
+    ("iv_suvpeak", "IV SUVpeak", "SUV"),
+    ("ratio_suvmax", "IA/IV SUVmax", "ratio"),
+    ("ratio_suvmean", "IA/IV SUVmean", "ratio"),
+    ("ratio_suvpeak", "IA/IV SUVpeak", "ratio"),
+    ("tumour_to_liver_ia", "T/L IA", "ratio"),
+    ("tumour_to_liver_iv", "T/L IV", "ratio"),
+    ("ia_outside_fov_percent", "IA outside FOV", "%"),
+    ("iv_outside_fov_percent", "IV outside FOV", "%"),
+    ("flags", "Flags", ""),
+)
+
+
+@dataclass
+class RatioAnalysis:
+    rows: List[RatioRow]
+    summary: RatioSummary
+    suv_unit: str = "g/mL"
+    scan_parameters: Dict[str, Any] = field(default_factory=dict)  # "ia"/"iv" -> SUV parameters used
+
+    def row(self, segment: str) -> RatioRow:
+        for row in self.rows:
+            if row.segment == segment:
+                return row
+        raise KeyError(segment)
+
+
+def row_values(row: RatioRow) -> Dict[str, Any]:
+    """One table row as {column key: value}; None where a value is undefined (a flag says why)."""
+    values: Dict[str, Any] = {"segment": row.segment, "role": row.role, "volume_ml": row.volume_ml}
+    for prefix, stats in (("ia", row.ia), ("iv", row.iv)):
+        for metric in ("suvmax", "suvmean", "suvpeak"):
+            values[f"{prefix}_{metric}"] = stats.value(metric)
+        values[f"{prefix}_outside_fov_percent"] = 100.0 * stats.fraction_outside_fov
+    for metric in ("suvmax", "suvmean", "suvpeak"):
+        values[f"ratio_{metric}"] = row.ratio(metric)
+    values["tumour_to_liver_ia"] = row.tumour_to_liver_ia
+    values["tumour_to_liver_iv"] = row.tumour_to_liver_iv
+    values["flags"] = "; ".join(row.flags)
+    return values
+
+
+def rows_from_stats(
+    segments: Sequence[SegmentMask], ia_stats: Sequence[UptakeStats], iv_stats: Sequence[UptakeStats]
+) -> List[RatioRow]:
+    return [ratio_row(segment.name, ia, iv) for segment, ia, iv in zip(segments, ia_stats, iv_stats)]
+
+
+def analyse(
+    segments: Sequence[SegmentMask],
+    ia_suv: Volume,
+    iv_suv: Volume,
+    settings: Optional[RatioSettings] = None,
+    scan_parameters: Optional[Dict[str, Any]] = None,
+) -> RatioAnalysis:
+    """Uptake of every segment in both PETs (each in its own grid), ratios and the decision."""
+    settings = settings or RatioSettings()
+    ia_stats = [uptake_statistics(ia_suv, segment) for segment in segments]
+    iv_stats = [uptake_statistics(iv_suv, segment) for segment in segments]
+    rows = rows_from_stats(segments, ia_stats, iv_stats)
+    summary = summarise(rows, settings)
+    return RatioAnalysis(rows, summary, ia_suv.unit or "g/mL", dict(scan_parameters or {}))
+
+
+def summary_dict(analysis: RatioAnalysis) -> Dict[str, Any]:
+    """``summary.json`` content: decision keys first (CLI contract), then details."""
+    result = analysis.summary.to_dict()
+    result["suv_unit"] = analysis.suv_unit
+    result["suvpeak_method"] = PEAK_METHOD
+    result["suv_parameters"] = analysis.scan_parameters
+    result["segments"] = [
+        {key: value for key, value in row_values(row).items()} for row in analysis.rows
+    ]
+    return result
+
+
+def overlap_problem(analysis: RatioAnalysis) -> Optional[str]:
+    """A sentence when no segment overlaps a PET at all (wrong registration or wrong files), else None."""
+    drawn = [row for row in analysis.rows if row.volume_ml > 0]
+    if not drawn:
+        return "Every segment is empty."
+    for scan in ("ia", "iv"):
+        if all(getattr(row, scan).fraction_outside_fov >= 1.0 for row in drawn):
+            return (
+                f"No segment overlaps the {scan.upper()} PET field of view: the segmentation and the PET are "
+                "not in the same patient coordinates."
+            )
+    return None

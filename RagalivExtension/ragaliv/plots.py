@@ -1,0 +1,56 @@
+"""PNG plots for reports and the CLI (matplotlib, headless Agg backend; imported only when needed)."""
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .atomic import atomic_path  # noqa: E402
+from .ratio import METRIC_TITLES  # noqa: E402
+
+
+def plot_lesion_ratios(analysis, path: str) -> None:
+    """Bar chart of lesion IA/IV ratios with the threshold and the patient aggregate."""
+    summary = analysis.summary
+    settings = summary.settings
+    names = list(summary.lesion_ratios)
+    values = [summary.lesion_ratios[name] or 0.0 for name in names]
+    figure, axes = plt.subplots(figsize=(6.0, 3.6), dpi=110)
+    colours = ["#c0392b" if value >= settings.threshold else "#7f8c8d" for value in values]
+    axes.bar(names, values, color=colours)
+    axes.axhline(settings.threshold, color="black", linestyle="--", linewidth=1,
+                 label=f"threshold {settings.threshold:g}")
+    if summary.lesion_ratio is not None:
+        axes.axhline(summary.lesion_ratio, color="#2980b9", linewidth=1.5,
+                     label=f"{settings.aggregate} {summary.lesion_ratio:.2f}")
+    axes.set_ylabel(f"IA/IV {METRIC_TITLES[settings.metric]}")
+    axes.set_title("Lesion enhancement ratios")
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_time_activity(curves: Sequence[dict], path: str, title: str = "Time-activity curves") -> None:
+    """Measured points and fitted curve per region: ``curves`` items have region, time_h, activity_mbq,
+    fit_time_h, fit_activity_mbq, model."""
+    figure, axes = plt.subplots(figsize=(7.0, 4.2), dpi=110)
+    for index, curve in enumerate(curves):
+        colour = f"C{index % 10}"
+        axes.plot(curve["time_h"], curve["activity_mbq"], "o", color=colour)
+        axes.plot(curve["fit_time_h"], curve["fit_activity_mbq"], "-", color=colour,
+                  label=f"{curve['region']} ({curve['model']})")
+    axes.set_xlabel("time after administration (h)")
+    axes.set_ylabel("activity (MBq)")
+    axes.set_yscale("log")
+    axes.set_title(title)
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _save(figure, path: str) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)

@@ -1,0 +1,35 @@
+"""Files of a ratio analysis: ``ratios.csv``, ``summary.json``, ``lesion_ratios.png``, ``provenance.json``."""
+
+import os
+from typing import Any, Dict
+
+from .lesion_ratio import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
+from .report.provenance import write_provenance
+from .results_io import write_csv, write_json
+
+PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_kg", "height_cm", "sex",
+                  "half_life_s", "ia_dose_mbq", "iv_dose_mbq", "ia_injection_time", "iv_injection_time",
+                  "ia_scan_time", "iv_scan_time")
+
+
+def write_ratio_outputs(
+    analysis: RatioAnalysis, directory: str, inputs: Dict[str, str], parameters: Dict[str, Any]
+) -> Dict[str, str]:
+    os.makedirs(directory, exist_ok=True)
+    paths = {
+        "ratios": os.path.join(directory, "ratios.csv"),
+        "summary": os.path.join(directory, "summary.json"),
+    }
+    write_csv(paths["ratios"], [key for key, _, _ in RATIO_COLUMNS], [row_values(row) for row in analysis.rows])
+    write_json(paths["summary"], summary_dict(analysis))
+    try:
+        from .plots import plot_lesion_ratios
+
+        paths["plot"] = os.path.join(directory, "lesion_ratios.png")
+        plot_lesion_ratios(analysis, paths["plot"])
+    except ImportError:  # matplotlib is optional (absent inside Slicer unless installed)
+        paths.pop("plot", None)
+    used = {key: parameters.get(key) for key in PARAMETER_KEYS if key in parameters}
+    used = {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in used.items()}
+    paths["provenance"] = write_provenance(directory, inputs, used, paths.values())
+    return paths

@@ -1,0 +1,1 @@
+"""Trial outputs: provenance sidecars, case reports, DICOM SEG/SR export."""

@@ -1,0 +1,98 @@
+"""Provenance sidecar (``provenance.json``) for every result folder.
+
+Records the software and library versions, each input (file hash, or for a DICOM folder the
+SeriesInstanceUIDs and a hash over its files), all parameters, the time of computation, and the hash of
+every result file written. The results themselves carry no timestamp, so the same inputs give
+byte-identical results; only this sidecar changes from run to run.
+"""
+
+import datetime
+import hashlib
+import os
+import platform
+from typing import Any, Dict, Iterable, Optional
+
+from .. import __version__
+from ..results_io import write_json
+
+CHUNK_BYTES = 1 << 20
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _dicom_uids(paths: Iterable[str]) -> Dict[str, int]:
+    import pydicom
+
+    uids: Dict[str, int] = {}
+    for path in paths:
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
+        except Exception:  # not DICOM: counted in the folder hash only
+            continue
+        uid = str(getattr(header, "SeriesInstanceUID", ""))
+        if uid:
+            uids[uid] = uids.get(uid, 0) + 1
+    return uids
+
+
+def describe_input(path: str) -> Dict[str, Any]:
+    """A file: its SHA-256. A folder: SHA-256 over (relative name, file hash) pairs and DICOM series UIDs."""
+    absolute = os.path.abspath(path)
+    if os.path.isfile(absolute):
+        return {"path": absolute, "sha256": file_sha256(absolute)}
+    if not os.path.isdir(absolute):
+        return {"path": absolute, "missing": True}
+    files = sorted(
+        os.path.join(root, name) for root, _, names in os.walk(absolute) for name in names
+    )
+    digest = hashlib.sha256()
+    for file_path in files:
+        digest.update(os.path.relpath(file_path, absolute).encode("utf-8"))
+        digest.update(file_sha256(file_path).encode("ascii"))
+    return {
+        "path": absolute,
+        "files": len(files),
+        "sha256": digest.hexdigest(),
+        "series_instance_uids": _dicom_uids(files),
+    }
+
+
+def software_versions() -> Dict[str, str]:
+    versions = {"ragaliv": __version__, "python": platform.python_version()}
+    for module_name in ("numpy", "scipy", "SimpleITK", "pydicom"):
+        try:
+            module = __import__(module_name)
+            versions[module_name] = str(getattr(module, "__version__", "?"))
+        except ImportError:
+            versions[module_name] = "absent"
+    return versions
+
+
+def write_provenance(
+    directory: str,
+    inputs: Dict[str, str],
+    parameters: Dict[str, Any],
+    outputs: Iterable[str],
+    extra: Optional[Dict[str, Any]] = None,
+) -> str:
+    """Write ``directory/provenance.json`` describing how the listed output files were made."""
+    document = {
+        "software": software_versions(),
+        "computed_at_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {name: describe_input(path) for name, path in sorted(inputs.items())},
+        "parameters": parameters,
+        "outputs": {
+            os.path.basename(path): file_sha256(path) for path in outputs if os.path.isfile(path)
+        },
+    }
+    if extra:
+        document.update(extra)
+    path = os.path.join(directory, "provenance.json")
+    write_json(path, document)
+    return path
