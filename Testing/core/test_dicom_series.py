@@ -12,7 +12,6 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
 from ragaliv.errors import RagalivInputError
 from ragaliv.io.dicom_series import list_series, load_volume, select_series
 
@@ -59,20 +58,22 @@ def image(pixels: np.ndarray, sop_class: str = CT_STORAGE, **attributes) -> File
     return ds
 
 
-def write_stack(folder, positions, orientation, pixel_spacing, values=None, slopes=None, intercepts=None, **kw):
+def write_stack(
+    folder, positions, orientation, pixel_spacing, values=None, slopes=None, intercepts=None, **kw
+):
     """One single-frame file per position; file names in the given order; slice k holds ``values[k]``."""
     os.makedirs(folder, exist_ok=True)
     paths = []
     for k, position in enumerate(positions):
         stored = np.full((3, 4), values[k] if values is not None else k, dtype=np.int16)
         stored[0, 0] = 7  # a marker voxel: checks that rows/columns are not transposed
-        attributes = dict(
-            ImagePositionPatient=[float(v) for v in position],
-            ImageOrientationPatient=[float(v) for v in orientation],
-            PixelSpacing=[float(v) for v in pixel_spacing],
-            SliceThickness=2.5,
-            InstanceNumber=k + 1,
-        )
+        attributes = {
+            "ImagePositionPatient": [float(v) for v in position],
+            "ImageOrientationPatient": [float(v) for v in orientation],
+            "PixelSpacing": [float(v) for v in pixel_spacing],
+            "SliceThickness": 2.5,
+            "InstanceNumber": k + 1,
+        }
         if slopes is not None:
             attributes["RescaleSlope"] = slopes[k]
             attributes["RescaleIntercept"] = intercepts[k] if intercepts is not None else 0.0
@@ -169,7 +170,10 @@ def test_duplicate_positions_and_mixed_orientations_are_errors(tmp_path):
 
 
 def test_missing_geometry_attribute_names_the_tag(tmp_path):
-    save(image(np.zeros((3, 4)), ImageOrientationPatient=[1, 0, 0, 0, 1, 0], PixelSpacing=[1, 1]), tmp_path / "a.dcm")
+    save(
+        image(np.zeros((3, 4)), ImageOrientationPatient=[1, 0, 0, 0, 1, 0], PixelSpacing=[1, 1]),
+        tmp_path / "a.dcm",
+    )
     with pytest.raises(RagalivInputError, match=r"ImagePositionPatient \(0020,0032\)"):
         load_volume(select_series(str(tmp_path), ("CT",)))
 
@@ -226,7 +230,9 @@ def test_enhanced_multiframe_with_per_frame_positions(tmp_path):
 
 def test_list_series_groups_and_skips_non_dicom(tmp_path):
     write_stack(tmp_path / "a", [(0, 0, 0), (0, 0, 1)], (1, 0, 0, 0, 1, 0), (1, 1))
-    write_stack(tmp_path / "b", [(0, 0, 0)], (1, 0, 0, 0, 1, 0), (1, 1), SeriesInstanceUID="9.9", Modality="MR")
+    write_stack(
+        tmp_path / "b", [(0, 0, 0)], (1, 0, 0, 0, 1, 0), (1, 1), SeriesInstanceUID="9.9", Modality="MR"
+    )
     (tmp_path / "DICOMDIR").write_bytes(b"\0" * 200)
     (tmp_path / "readme.txt").write_text("hello")
     found = {s.series_instance_uid: s for s in list_series(str(tmp_path))}

@@ -1,7 +1,6 @@
 """Body-size normalisers against the worked example of the PET notes §3.1 (70 kg, 175 cm, BMI 22.86)."""
 
 import pytest
-
 from ragaliv.errors import RagalivInputError
 from ragaliv.pet import body
 

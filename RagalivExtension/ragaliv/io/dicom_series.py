@@ -86,7 +86,7 @@ def _read_header(path: str) -> Optional[Dataset]:
     """Header of a DICOM file, or None for anything that is not a DICOM image (DICOMDIR, .txt ...)."""
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True, force=False)
-    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
+    except Exception:  # not DICOM, or too broken to be one of ours: skip it like any other stray file
         return None
     sop_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
     if sop_class == _DICOMDIR_SOP_CLASS_UID or "DirectoryRecordSequence" in dataset:
@@ -361,7 +361,7 @@ def _sort_and_step(planes: list[_Plane]) -> tuple[list[_Plane], np.ndarray]:
             "time frames/reconstructions in one series).",
             _SERIES_HINT,
         )
-    step = float(np.median(gaps))
+    step = float(np.min(gaps))  # missing slices only ever widen a gap, so the smallest gap is the spacing
     tolerance = max(0.01, _GAP_RELATIVE_TOLERANCE * step)
     bad = np.flatnonzero(np.abs(gaps - step) > tolerance)
     if bad.size:

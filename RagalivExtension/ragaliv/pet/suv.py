@@ -919,6 +919,11 @@ class _Resolver:
             p.injection_time = self.optional("injection_time", lambda: self.injection_time(None))
             p.scan_reference_time = p.injection_time
             self.sources["scan_reference_time"] = "administration time (DecayCorrection ADMIN)"
+            if self.overrides.scan_time is not None:
+                self.warnings.append(
+                    "--scan-time is not used: with DecayCorrection ADMIN the values refer to the "
+                    "administration time."
+                )
             p.decay_time_s = 0.0
             p.decayed_dose_bq = p.injected_dose_bq
             self.sources["decayed_dose_bq"] = "undecayed injected activity (DecayCorrection ADMIN)"
