@@ -95,8 +95,10 @@ def _loglinear(time_h: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     """(A0, lambda_eff) of a log-linear least-squares fit, values > 0."""
     if time_h.size == 1:
         return float(values[0]), 0.0
-    slope, intercept = np.polyfit(time_h, np.log(values), 1)
-    return float(math.exp(intercept)), float(-slope)
+    log_values = np.log(values)
+    centred = time_h - time_h.mean()
+    slope = float(np.sum(centred * (log_values - log_values.mean())) / np.sum(centred**2))
+    return float(np.exp(log_values.mean() - slope * time_h.mean())), -slope
 
 
 def _peel_start(
@@ -105,9 +107,9 @@ def _peel_start(
     """Curve stripping: the tail gives the slowest component, the early residual the next one."""
     n = time_h.size
     n_tail = max(2, math.ceil(n / 3.0))
-    a_slow, lam_slow = _loglinear(time_h[-n_tail:], activity[-n_tail:])
+    _, lam_slow = _loglinear(time_h[-n_tail:], activity[-n_tail:])
     l_slow = min(max(lam_slow - lambda_phys, 0.0), 0.5 * rate_max)
-    a_slow = activity[-1] * math.exp((lambda_phys + l_slow) * time_h[-1])
+    a_slow = activity[-1] * np.exp((lambda_phys + l_slow) * time_h[-1])
     if model.name == "mono":
         a0, lam = _loglinear(time_h, activity)
         return np.array([a0, min(max(lam - lambda_phys, 0.0), 0.5 * rate_max)])
@@ -122,7 +124,7 @@ def _peel_start(
         a_fast, lam_fast = _loglinear(t_early[positive], residual[positive])
         if positive.sum() == 1:
             lam_fast = lambda_phys + l_slow + 1.0 / t_early[positive][0]
-            a_fast = residual[positive][0] * math.exp(lam_fast * t_early[positive][0])
+            a_fast = residual[positive][0] * np.exp(lam_fast * t_early[positive][0])
         l_fast = min(max(lam_fast - lambda_phys, l_slow + 1e-3), rate_max * 0.9)
         return np.array([a_slow, a_fast, l_slow, l_fast])
     if model.name == "biexp-uptake":
@@ -192,9 +194,10 @@ def _nonnegative_lsq(basis: np.ndarray, yw: np.ndarray) -> tuple[np.ndarray, np.
         only2 = np.stack([np.zeros_like(r2), np.maximum(r2 / g22, 0.0)], axis=1)
     options = []
     for amp in (full, only1, only2):
-        rss = np.sum((yw - amp[:, :1] * b1 - amp[:, 1:] * b2) ** 2, axis=1)
         feasible = np.all(np.isfinite(amp), axis=1) & np.all(amp >= 0, axis=1)
-        options.append((np.where(feasible[:, None], amp, 0.0), np.where(feasible, rss, np.inf)))
+        amp = np.where(feasible[:, None], amp, 0.0)
+        rss = np.sum((yw - amp[:, :1] * b1 - amp[:, 1:] * b2) ** 2, axis=1)
+        options.append((amp, np.where(feasible, rss, np.inf)))
     best = np.argmin(np.stack([o[1] for o in options]), axis=0)
     amp = np.choose(best[:, None], [o[0] for o in options])
     rss = np.choose(best, [o[1] for o in options])
@@ -209,7 +212,16 @@ def fit_exponential(
     sigma_mbq: Optional[np.ndarray],
     lambda_phys_per_h: float,
 ) -> ExponentialFit:
-    """Fit ``model`` by (weighted) least squares from several starts; covariance from the Jacobian."""
+    """Fit ``model`` by (weighted) least squares from several starts; covariance from the Jacobian.
+
+    Floating-point warnings are silenced inside: every start, optimum and covariance is checked for
+    finiteness instead, and a fit without a finite result is reported as not converged.
+    """
+    with np.errstate(all="ignore"):
+        return _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h)
+
+
+def _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h) -> ExponentialFit:
     n = time_h.size
     scale = float(np.max(activity_mbq))
     y = activity_mbq / scale

@@ -32,6 +32,10 @@ class TacFit:
     point used for ``stp``. ``flags`` are fit-quality findings (a number they concern may be unreliable);
     ``warnings`` explain choices made for the user (fallbacks, assumptions). ``tia_sigma_mbq_h`` is None
     only when no uncertainty component is available (a flag says why).
+
+    ``effective_half_life_h``: exponential models, ln2 / (lambda_phys + lambda1_bio) of the terminal
+    (slowest) clearance component; trapezoid, the physical half-life assumed for the tail; stp, the
+    Hänscheid assumption T_eff = t (the time of the point used).
     """
 
     region: str
