@@ -2,10 +2,16 @@
 
 import os
 import pathlib
+import sys
 
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The module Libs are importable the way Slicer imports them: from the module folders.
+for module_folder in ("RagalivLesionRatio", "RagalivSpectDosimetry"):
+    path = str(REPO_ROOT / module_folder)
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def shared_data_root() -> pathlib.Path:
@@ -32,3 +38,11 @@ def require_shared_data(relative: str) -> pathlib.Path:
 def shared_data():
     """``shared_data("ibsi_suv_dro")`` -> path, skipping (or failing under CI) when absent."""
     return require_shared_data
+
+
+@pytest.fixture(scope="session")
+def synthetic_patient():
+    """The canonical synthetic patient (seed 0, no blur, no noise), in memory."""
+    from ragaliv.phantom import build_patient
+
+    return build_patient(0)

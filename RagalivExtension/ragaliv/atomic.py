@@ -7,7 +7,7 @@ complete new one is there.
 import contextlib
 import os
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from .io_suffix import split_suffix
 

@@ -11,7 +11,8 @@ import datetime
 import os
 import sys
 import traceback
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from . import __version__
 from .errors import RagalivInputError

@@ -7,8 +7,9 @@ Conventions (the same as SimpleITK's ``GetArrayFromImage`` and Slicer's ``arrayF
   (DICOM / ITK convention). Slicer works in RAS; the MRML adapters flip the first two axes.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class Geometry:
         return abs(float(np.linalg.det(self._ijk_to_lps[:3, :3]))) / 1000.0
 
     @property
-    def size_ijk(self) -> Tuple[int, int, int]:
+    def size_ijk(self) -> tuple[int, int, int]:
         k, j, i = self.shape_kji
         return (i, j, k)
 
@@ -96,7 +97,7 @@ class Geometry:
         inverse = self.lps_to_ijk
         return np.asarray(lps, dtype=float) @ inverse[:3, :3].T + inverse[:3, 3]
 
-    def voxel_centres_lps(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def voxel_centres_lps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """LPS coordinates (x, y, z), each shaped like the grid; memory grows with the grid."""
         k, j, i = np.meshgrid(*(np.arange(n, dtype=float) for n in self.shape_kji), indexing="ij")
         m = self._ijk_to_lps
@@ -124,7 +125,7 @@ class Geometry:
             np.allclose(self._ijk_to_lps, other._ijk_to_lps, atol=tolerance_mm)
         )
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"shape_kji": list(self.shape_kji), "ijk_to_lps": self._ijk_to_lps.round(9).tolist()}
 
     def __repr__(self) -> str:
@@ -145,7 +146,7 @@ class Volume:
     array: np.ndarray
     geometry: Geometry
     unit: str = ""
-    metadata: Dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if tuple(self.array.shape) != self.geometry.shape_kji:
@@ -162,7 +163,7 @@ class SegmentMask:
     mask: np.ndarray
     geometry: Geometry
     segment_id: str = ""
-    color_rgb: Tuple[float, float, float] = (1.0, 1.0, 0.0)
+    color_rgb: tuple[float, float, float] = (1.0, 1.0, 0.0)
 
     def __post_init__(self) -> None:
         self.mask = np.asarray(self.mask, dtype=bool)
@@ -197,7 +198,7 @@ class SegmentMask:
         return self.voxel_count == 0
 
 
-def bounding_box(mask: np.ndarray) -> Optional[Tuple[Tuple[int, int], ...]]:
+def bounding_box(mask: np.ndarray) -> Optional[tuple[tuple[int, int], ...]]:
     """Half-open ``((k0, k1), (j0, j1), (i0, i1))`` of the true voxels, or None if there are none."""
     box = []
     for axis in range(mask.ndim):

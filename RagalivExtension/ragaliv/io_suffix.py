@@ -1,11 +1,10 @@
 """File-name suffixes that have two dots (``.nii.gz``, ``.seg.nrrd``)."""
 
-from typing import Tuple
 
 DOUBLE_SUFFIXES = (".seg.nrrd", ".nii.gz", ".tar.gz")
 
 
-def split_suffix(name: str) -> Tuple[str, str]:
+def split_suffix(name: str) -> tuple[str, str]:
     """``"a.seg.nrrd"`` -> ``("a", ".seg.nrrd")``; ``"b.csv"`` -> ``("b", ".csv")``."""
     lower = name.lower()
     for suffix in DOUBLE_SUFFIXES:

@@ -4,15 +4,16 @@ Used by the ``ragaliv ratio`` command and by the Slicer module's logic, so both 
 the same columns.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 from .geometry import SegmentMask, Volume
 from .ratio import RatioRow, RatioSettings, RatioSummary, ratio_row, summarise
 from .uptake import PEAK_METHOD, UptakeStats, uptake_statistics
 
 # (key, title, unit); the first twelve keys are the CLI contract of ratios.csv.
-RATIO_COLUMNS: Tuple[Tuple[str, str, str], ...] = (
+RATIO_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("segment", "Segment", ""),
     ("role", "Role", ""),
     ("volume_ml", "Volume", "mL"),
@@ -35,10 +36,10 @@ RATIO_COLUMNS: Tuple[Tuple[str, str, str], ...] = (
 
 @dataclass
 class RatioAnalysis:
-    rows: List[RatioRow]
+    rows: list[RatioRow]
     summary: RatioSummary
     suv_unit: str = "g/mL"
-    scan_parameters: Dict[str, Any] = field(default_factory=dict)  # "ia"/"iv" -> SUV parameters used
+    scan_parameters: dict[str, Any] = field(default_factory=dict)  # "ia"/"iv" -> SUV parameters used
 
     def row(self, segment: str) -> RatioRow:
         for row in self.rows:
@@ -47,9 +48,9 @@ class RatioAnalysis:
         raise KeyError(segment)
 
 
-def row_values(row: RatioRow) -> Dict[str, Any]:
+def row_values(row: RatioRow) -> dict[str, Any]:
     """One table row as {column key: value}; None where a value is undefined (a flag says why)."""
-    values: Dict[str, Any] = {"segment": row.segment, "role": row.role, "volume_ml": row.volume_ml}
+    values: dict[str, Any] = {"segment": row.segment, "role": row.role, "volume_ml": row.volume_ml}
     for prefix, stats in (("ia", row.ia), ("iv", row.iv)):
         for metric in ("suvmax", "suvmean", "suvpeak"):
             values[f"{prefix}_{metric}"] = stats.value(metric)
@@ -64,7 +65,7 @@ def row_values(row: RatioRow) -> Dict[str, Any]:
 
 def rows_from_stats(
     segments: Sequence[SegmentMask], ia_stats: Sequence[UptakeStats], iv_stats: Sequence[UptakeStats]
-) -> List[RatioRow]:
+) -> list[RatioRow]:
     return [ratio_row(segment.name, ia, iv) for segment, ia, iv in zip(segments, ia_stats, iv_stats)]
 
 
@@ -73,7 +74,7 @@ def analyse(
     ia_suv: Volume,
     iv_suv: Volume,
     settings: Optional[RatioSettings] = None,
-    scan_parameters: Optional[Dict[str, Any]] = None,
+    scan_parameters: Optional[dict[str, Any]] = None,
 ) -> RatioAnalysis:
     """Uptake of every segment in both PETs (each in its own grid), ratios and the decision."""
     settings = settings or RatioSettings()
@@ -84,14 +85,14 @@ def analyse(
     return RatioAnalysis(rows, summary, ia_suv.unit or "g/mL", dict(scan_parameters or {}))
 
 
-def summary_dict(analysis: RatioAnalysis) -> Dict[str, Any]:
+def summary_dict(analysis: RatioAnalysis) -> dict[str, Any]:
     """``summary.json`` content: decision keys first (CLI contract), then details."""
     result = analysis.summary.to_dict()
     result["suv_unit"] = analysis.suv_unit
     result["suvpeak_method"] = PEAK_METHOD
     result["suv_parameters"] = analysis.scan_parameters
     result["segments"] = [
-        {key: value for key, value in row_values(row).items()} for row in analysis.rows
+        dict(row_values(row).items()) for row in analysis.rows
     ]
     return result
 

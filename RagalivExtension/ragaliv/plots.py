@@ -1,14 +1,14 @@
 """PNG plots for reports and the CLI (matplotlib, headless Agg backend; imported only when needed)."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .atomic import atomic_path  # noqa: E402
-from .ratio import METRIC_TITLES  # noqa: E402
+from .atomic import atomic_path
+from .ratio import METRIC_TITLES
 
 
 def plot_lesion_ratios(analysis, path: str) -> None:

@@ -8,8 +8,9 @@ and they are always printed next to the decision.
 
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Optional
 
 from .constants import (
     DEFAULT_RATIO_AGGREGATE,
@@ -77,10 +78,10 @@ class RatioRow:
     volume_ml: float
     ia: UptakeStats
     iv: UptakeStats
-    ratios: Dict[str, Optional[float]]
+    ratios: dict[str, Optional[float]]
     tumour_to_liver_ia: Optional[float] = None
     tumour_to_liver_iv: Optional[float] = None
-    flags: List[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
 
     def ratio(self, metric: str) -> Optional[float]:
         return self.ratios.get(metric)
@@ -90,14 +91,14 @@ class RatioRow:
 class RatioSummary:
     settings: RatioSettings
     lesion_count: int
-    lesion_ratios: Dict[str, Optional[float]]
+    lesion_ratios: dict[str, Optional[float]]
     lesion_ratio: Optional[float]
     eligible: Optional[bool]
     decision_text: str
-    organs_ia_above_iv: List[str]
-    warnings: List[str]
+    organs_ia_above_iv: list[str]
+    warnings: list[str]
 
-    def to_dict(self) -> Dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "metric": self.settings.metric,
             "aggregate": self.settings.aggregate,
@@ -144,7 +145,7 @@ def _lesion_sort_key(row: RatioRow):
 
 def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary:
     """Lesion aggregate, decision, tumour-to-liver ratios (set on the rows) and organ-at-risk flags."""
-    warnings: List[str] = []
+    warnings: list[str] = []
     lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
     if len(lesions) != EXPECTED_LESION_COUNT:
         warnings.append(
@@ -164,7 +165,7 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary
             row.tumour_to_liver_ia = _ratio(row.ia.value(metric), liver.ia.suvmean)
             row.tumour_to_liver_iv = _ratio(row.iv.value(metric), liver.iv.suvmean)
 
-    lesion_ratios: Dict[str, Optional[float]] = {}
+    lesion_ratios: dict[str, Optional[float]] = {}
     for row in lesions:
         lesion_ratios[row.segment] = row.ratio(metric)
         if row.ratio(metric) is None:

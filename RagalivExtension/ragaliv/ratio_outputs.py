@@ -1,7 +1,7 @@
 """Files of a ratio analysis: ``ratios.csv``, ``summary.json``, ``lesion_ratios.png``, ``provenance.json``."""
 
 import os
-from typing import Any, Dict
+from typing import Any
 
 from .lesion_ratio import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
 from .report.provenance import write_provenance
@@ -13,8 +13,8 @@ PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_k
 
 
 def write_ratio_outputs(
-    analysis: RatioAnalysis, directory: str, inputs: Dict[str, str], parameters: Dict[str, Any]
-) -> Dict[str, str]:
+    analysis: RatioAnalysis, directory: str, inputs: dict[str, str], parameters: dict[str, Any]
+) -> dict[str, str]:
     os.makedirs(directory, exist_ok=True)
     paths = {
         "ratios": os.path.join(directory, "ratios.csv"),

@@ -8,7 +8,8 @@ import csv
 import io
 import json
 import math
-from typing import Any, Dict, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .atomic import write_text
 
@@ -28,7 +29,7 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
-def write_csv(path: str, columns: Sequence[str], rows: Iterable[Dict[str, Any]]) -> None:
+def write_csv(path: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
@@ -52,9 +53,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def to_json_text(document: Dict[str, Any]) -> str:
+def to_json_text(document: dict[str, Any]) -> str:
     return json.dumps(_clean(document), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_json(path: str, document: Dict[str, Any]) -> None:
+def write_json(path: str, document: dict[str, Any]) -> None:
     write_text(path, to_json_text(document))

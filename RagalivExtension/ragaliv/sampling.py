@@ -15,7 +15,7 @@ Two ways, same result:
 """
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 from scipy import ndimage
@@ -47,7 +47,7 @@ class VoxelWeights:
     def covered_volume_ml(self) -> float:
         return float(self.weight.sum()) * self.target.voxel_volume_ml
 
-    def kji(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def kji(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.unravel_index(self.flat_index, self.target.shape_kji)
 
 
@@ -62,14 +62,14 @@ def _mask_lookup(segment: SegmentMask, target_to_segment: np.ndarray, points_ijk
     return result
 
 
-def subdivisions_for(segment_grid: Geometry, target: Geometry) -> Tuple[int, int, int]:
+def subdivisions_for(segment_grid: Geometry, target: Geometry) -> tuple[int, int, int]:
     """Samples per target voxel along i, j, k: two or more per segment voxel (Nyquist), even, capped."""
     finest_mm = float(segment_grid.spacing_mm.min())
     wanted = np.ceil(2.0 * target.spacing_mm / finest_mm / 2.0) * 2
     return tuple(int(n) for n in np.clip(wanted, MIN_SUBDIVISIONS, MAX_SUBDIVISIONS))
 
 
-def _sample_offsets(subdivisions: Tuple[int, int, int]) -> np.ndarray:
+def _sample_offsets(subdivisions: tuple[int, int, int]) -> np.ndarray:
     axes = [(np.arange(n) + 0.5) / n - 0.5 for n in subdivisions]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
@@ -97,7 +97,7 @@ def _interval_overlaps(centres: np.ndarray, width: float, first: int, count: int
 
 def _aligned_weights(
     segment: SegmentMask, target: Geometry, segment_to_target: np.ndarray, permutation: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact weights on the target box around the segment: (weights [K, J, I] of the box, box low ijk)."""
     target_size_ijk = np.array(target.size_ijk)
     mask_size_ijk = np.array(segment.mask.shape[::-1])
@@ -127,7 +127,7 @@ def _aligned_weights(
 
 
 def segment_weights(
-    segment: SegmentMask, target: Geometry, subdivisions: Optional[Tuple[int, int, int]] = None
+    segment: SegmentMask, target: Geometry, subdivisions: Optional[tuple[int, int, int]] = None
 ) -> VoxelWeights:
     """Partial-voxel weights of ``segment`` on the ``target`` grid (see module docstring)."""
     empty = VoxelWeights(target, np.zeros(0, np.int64), np.zeros(0), 0, 0)

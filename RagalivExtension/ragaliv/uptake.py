@@ -11,7 +11,7 @@
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 from scipy import signal
@@ -40,14 +40,14 @@ class UptakeStats:
     suvpeak: Optional[float]
     covered_pet_volume_ml: float
     fraction_outside_fov: float
-    peak_centre_lps_mm: Optional[Tuple[float, float, float]] = None
-    max_voxel_lps_mm: Optional[Tuple[float, float, float]] = None
-    flags: List[str] = field(default_factory=list)
+    peak_centre_lps_mm: Optional[tuple[float, float, float]] = None
+    max_voxel_lps_mm: Optional[tuple[float, float, float]] = None
+    flags: list[str] = field(default_factory=list)
 
     def value(self, metric: str) -> Optional[float]:
         return {"suvmax": self.suvmax, "suvmean": self.suvmean, "suvpeak": self.suvpeak}[metric]
 
-    def to_dict(self) -> Dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "segment": self.segment,
             "volume_ml": self.volume_ml,
@@ -63,7 +63,7 @@ class UptakeStats:
 
 
 @lru_cache(maxsize=16)
-def _peak_kernel_cached(linear_key: Tuple[float, ...], radius_mm: float) -> np.ndarray:
+def _peak_kernel_cached(linear_key: tuple[float, ...], radius_mm: float) -> np.ndarray:
     linear = np.array(linear_key).reshape(3, 3)  # columns: i, j, k axis vectors in mm
     spacing = np.linalg.norm(linear, axis=0)
     half = np.ceil(radius_mm / spacing + 1.0).astype(int)  # i, j, k half widths
@@ -89,7 +89,7 @@ def peak_kernel(geometry: Geometry, radius_mm: float = SUVPEAK_SPHERE_RADIUS_MM)
 
 def _sphere_means(
     image: np.ndarray, centres_kji: np.ndarray, kernel: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Sphere mean at each centre and whether the sphere lies inside the image with finite values."""
     half = np.array(kernel.shape) // 2
     low = np.maximum(centres_kji.min(axis=0) - half, 0)

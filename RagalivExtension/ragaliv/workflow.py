@@ -1,7 +1,7 @@
 """Input checks shared by the command-line workflows."""
 
 import os
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def _reference_geometry(path: str):
     return load_volume(select_series(path, ("MR", "CT", "PT", "NM"), "reference image")).geometry
 
 
-def load_segments(path: str, labels_csv: Optional[str] = None, reference: Optional[str] = None) -> List[SegmentMask]:
+def load_segments(path: str, labels_csv: Optional[str] = None, reference: Optional[str] = None) -> list[SegmentMask]:
     """Segments from a .seg.nrrd or labelmap(+labels); optionally check they lie inside the reference image."""
     segments = read_segments(path, labels_csv)
     names = [segment.name for segment in segments]

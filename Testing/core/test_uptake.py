@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ragaliv.constants import SUVPEAK_SPHERE_RADIUS_MM
 from ragaliv.geometry import Geometry, SegmentMask, Volume
 from ragaliv.sampling import segment_weights
@@ -113,7 +112,7 @@ def test_uniform_lesion_gives_its_value_for_every_metric():
 
 def test_linear_gradient_peak_is_the_value_at_the_best_sphere_centre():
     # The mean of a linear function over a centred sphere is its value at the centre.
-    geometry, (x, y, z) = _pet()
+    geometry, (x, _, _) = _pet()
     suv = Volume(2.0 + 0.05 * x, geometry, "g/mL")
     segment = sphere_segment("Lesion 1", (0.0, 0.0, 0.0), 12.0)
     stats = uptake_statistics(suv, segment)
@@ -140,7 +139,7 @@ def test_small_hot_sphere_peak_equals_the_analytic_partial_volume_mean():
 
 
 def test_bad_inputs_are_flagged_not_silent():
-    geometry, (x, y, z) = _pet()
+    geometry, _ = _pet()
     values = np.full(geometry.shape_kji, 3.0)
     values[20, 20, 20] = np.nan
     suv = Volume(values, geometry)

@@ -8,7 +8,8 @@ Two inputs are accepted:
 
 import csv
 import os
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..geometry import Geometry, SegmentMask
 from .images import read_image
 
 
-def read_segments(path: str, labels_csv: Optional[str] = None) -> List[SegmentMask]:
+def read_segments(path: str, labels_csv: Optional[str] = None) -> list[SegmentMask]:
     """Read every segment of a ``.seg.nrrd`` or of a labelmap with its labels CSV."""
     if not os.path.isfile(path):
         raise RagalivInputError(f"Segmentation file not found: {path}", "Check the --segmentation path.")
@@ -32,7 +33,7 @@ def read_segments(path: str, labels_csv: Optional[str] = None) -> List[SegmentMa
     return _read_seg_nrrd(path)
 
 
-def _read_seg_nrrd(path: str) -> List[SegmentMask]:
+def _read_seg_nrrd(path: str) -> list[SegmentMask]:
     import slicerio
 
     try:
@@ -63,11 +64,11 @@ def _read_seg_nrrd(path: str) -> List[SegmentMask]:
     return segments
 
 
-def read_labels_csv(path: str) -> Dict[int, str]:
+def read_labels_csv(path: str) -> dict[int, str]:
     """``label,name`` rows -> {label: name}; a header row is optional."""
     if not os.path.isfile(path):
         raise RagalivInputError(f"Labels file not found: {path}", "Check the --labels path.")
-    labels: Dict[int, str] = {}
+    labels: dict[int, str] = {}
     with open(path, newline="", encoding="utf-8") as stream:
         for row_number, row in enumerate(csv.reader(stream), start=1):
             if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
@@ -86,7 +87,7 @@ def read_labels_csv(path: str) -> Dict[int, str]:
     return labels
 
 
-def _read_labelmap(path: str, labels_csv: str) -> List[SegmentMask]:
+def _read_labelmap(path: str, labels_csv: str) -> list[SegmentMask]:
     labelmap = read_image(path)
     labels = read_labels_csv(labels_csv)
     values = labelmap.array

@@ -16,7 +16,8 @@ Layout of OUTDIR::
 import datetime
 import json
 import os
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -27,21 +28,21 @@ from ..io.segmentation import paste_into, write_seg_nrrd
 from .dicom_writer import deterministic_uid, write_nm_tomo, write_slices
 from .patient import SyntheticPatient, build_patient
 
-__all__ = ["SyntheticPatient", "build_patient", "write_patient", "generate"]
+__all__ = ["SyntheticPatient", "build_patient", "generate", "write_patient"]
 
 
-def _patient_info(patient: SyntheticPatient) -> Dict[str, object]:
+def _patient_info(patient: SyntheticPatient) -> dict[str, object]:
     return {"name": patient.patient_name, "id": patient.patient_id, "birth_date": patient.birth_date,
             "sex": patient.sex, "weight_kg": patient.weight_kg, "height_cm": patient.height_cm}
 
 
-def write_patient(patient: SyntheticPatient, outdir: str) -> Dict[str, str]:
+def write_patient(patient: SyntheticPatient, outdir: str) -> dict[str, str]:
     """Write every series, the segmentations, ``study.json`` and ``truth.json``; return their paths."""
     os.makedirs(outdir, exist_ok=True)
     seed = patient.seed
     info = _patient_info(patient)
     frame_of_reference = deterministic_uid(seed, "for-pet-mri")
-    paths: Dict[str, str] = {}
+    paths: dict[str, str] = {}
 
     mri_time = patient.ia.injection_time.replace(hour=14, minute=20) - datetime.timedelta(days=1)
     study = {"uid": deterministic_uid(seed, "study-mri"), "id": "MR1", "time": mri_time,
@@ -81,11 +82,11 @@ def write_patient(patient: SyntheticPatient, outdir: str) -> Dict[str, str]:
     return paths
 
 
-def _write_spect(patient: SyntheticPatient, directory: str, info: Dict[str, object]) -> Dict[str, str]:
+def _write_spect(patient: SyntheticPatient, directory: str, info: dict[str, object]) -> dict[str, str]:
     seed = patient.seed
     timepoints = []
     for index, point in enumerate(patient.spect):
-        folder = f"tp{index + 1}_{int(round(point.time_h)):03d}h"
+        folder = f"tp{index + 1}_{round(point.time_h):03d}h"
         frame_of_reference = deterministic_uid(seed, "for-spect", index)
         study = {"uid": deterministic_uid(seed, "study-spect", index), "id": f"NM{index + 1}",
                  "time": point.acquisition_time, "description": "177Lu-DOTATATE SPECT/CT dosimetry",
@@ -118,7 +119,7 @@ def _write_spect(patient: SyntheticPatient, directory: str, info: Dict[str, obje
 
 
 def generate(outdir: str, seed: int = 0, blur_fwhm_mm: float = 0.0, noise: bool = False,
-             spect_shift_mm: Optional[Sequence[float]] = None) -> Dict[str, str]:
+             spect_shift_mm: Optional[Sequence[float]] = None) -> dict[str, str]:
     """Build and write a synthetic patient; the ``ragaliv phantom`` command."""
     patient = build_patient(seed, blur_fwhm_mm=blur_fwhm_mm, noise=noise, spect_shift_mm=spect_shift_mm)
     return write_patient(patient, outdir)

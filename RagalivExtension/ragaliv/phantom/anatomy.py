@@ -8,8 +8,9 @@ Together with organ VOIs eroded by the same margin, this makes the measured valu
 construction (no partial-volume mixing) when the images are not blurred.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -26,8 +27,8 @@ class Shape:
     """Ellipsoid (kind "ellipsoid"), z-cylinder with elliptic section ("cylinder") or box ("box")."""
 
     kind: str
-    centre_mm: Tuple[float, float, float]
-    semi_axes_mm: Tuple[float, float, float]  # for a cylinder: x, y semi-axes and half length in z
+    centre_mm: tuple[float, float, float]
+    semi_axes_mm: tuple[float, float, float]  # for a cylinder: x, y semi-axes and half length in z
     rotation_z_deg: float = 0.0
 
     def bounds(self) -> np.ndarray:
@@ -76,17 +77,17 @@ class Structure:
 @dataclass
 class LesionSpec:
     name: str  # "Lesion 1" ... or "Extrahepatic 1"
-    centre_mm: Tuple[float, float, float]
+    centre_mm: tuple[float, float, float]
     diameter_mm: float
     tissue: str
 
 
 @dataclass
 class Anatomy:
-    structures: List[Structure]
-    lesions: List[LesionSpec]
-    voi_shapes: Dict[str, List[Shape]] = field(default_factory=dict)  # explicit sphere VOIs
-    eroded_organ_vois: Dict[str, str] = field(default_factory=dict)  # VOI name -> organ structure name
+    structures: list[Structure]
+    lesions: list[LesionSpec]
+    voi_shapes: dict[str, list[Shape]] = field(default_factory=dict)  # explicit sphere VOIs
+    eroded_organ_vois: dict[str, str] = field(default_factory=dict)  # VOI name -> organ structure name
 
     def structure(self, name: str) -> Structure:
         for item in self.structures:
@@ -98,7 +99,7 @@ class Anatomy:
 def build_anatomy(jitter_mm: Optional[np.ndarray] = None) -> Anatomy:
     """The canonical abdomen; ``jitter_mm`` (5 x 3) moves the liver lesions a little per patient."""
     jitter = np.zeros((5, 3)) if jitter_mm is None else np.asarray(jitter_mm, float)
-    s: List[Structure] = []
+    s: list[Structure] = []
 
     def add(name: str, tissue: str, shape: Shape, uptake_only: bool = False) -> None:
         s.append(Structure(name, tissue, shape, uptake_only))
@@ -177,7 +178,7 @@ def build_anatomy(jitter_mm: Optional[np.ndarray] = None) -> Anatomy:
     return Anatomy(s, lesions, vois, eroded)
 
 
-def tissue_names(anatomy: Anatomy) -> List[str]:
+def tissue_names(anatomy: Anatomy) -> list[str]:
     names = ["air"]
     for structure in anatomy.structures:
         if structure.tissue not in names:

@@ -9,13 +9,13 @@ Works with pydicom 2.4 and 3.0.
 
 import datetime
 import os
-from typing import Dict, List, Optional
+from typing import Optional
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 from ..geometry import Volume
 
@@ -53,8 +53,8 @@ def save(dataset: Dataset, path: str) -> None:
         dataset.save_as(path, enforce_file_format=True)
 
 
-def _base(sop_class: str, sop_instance: str, patient: Dict[str, object], study: Dict[str, object],
-          series: Dict[str, object]) -> Dataset:
+def _base(sop_class: str, sop_instance: str, patient: dict[str, object], study: dict[str, object],
+          series: dict[str, object]) -> Dataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance
@@ -107,11 +107,11 @@ def write_slices(
     volume: Volume,
     directory: str,
     modality: str,
-    patient: Dict[str, object],
-    study: Dict[str, object],
-    series: Dict[str, object],
-    pet: Optional[Dict[str, object]] = None,
-) -> List[str]:
+    patient: dict[str, object],
+    study: dict[str, object],
+    series: dict[str, object],
+    pet: Optional[dict[str, object]] = None,
+) -> list[str]:
     """One file per slice (MR, CT, PT). PET slices get their own RescaleSlope (int16 full range)."""
     sop_class = {"MR": MR_IMAGE_STORAGE, "CT": CT_IMAGE_STORAGE, "PT": PET_IMAGE_STORAGE}[modality]
     geometry = volume.geometry
@@ -155,7 +155,7 @@ def write_slices(
     return paths
 
 
-def _radiopharmaceutical(pet: Dict[str, object]) -> Dataset:
+def _radiopharmaceutical(pet: dict[str, object]) -> Dataset:
     item = Dataset()
     item.Radiopharmaceutical = pet["radiopharmaceutical"]
     item.RadiopharmaceuticalStartTime = _tm(pet["injection_time"])
@@ -171,8 +171,8 @@ def _radiopharmaceutical(pet: Dict[str, object]) -> Dataset:
     return item
 
 
-def _pet_slice(ds: Dataset, values: np.ndarray, k: int, count: int, series: Dict[str, object],
-               pet: Dict[str, object]) -> None:
+def _pet_slice(ds: Dataset, values: np.ndarray, k: int, count: int, series: dict[str, object],
+               pet: dict[str, object]) -> None:
     peak = float(np.abs(values).max())
     slope = peak / 32767.0 if peak > 0 else 1.0
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
@@ -201,10 +201,10 @@ def _pet_slice(ds: Dataset, values: np.ndarray, k: int, count: int, series: Dict
 def write_nm_tomo(
     volume: Volume,
     path: str,
-    patient: Dict[str, object],
-    study: Dict[str, object],
-    series: Dict[str, object],
-    nm: Dict[str, object],
+    patient: dict[str, object],
+    study: dict[str, object],
+    series: dict[str, object],
+    nm: dict[str, object],
 ) -> str:
     """A reconstructed SPECT as one NM multi-frame file (frames = slices), values in Bq/mL."""
     geometry = volume.geometry

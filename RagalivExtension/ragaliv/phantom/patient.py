@@ -8,8 +8,9 @@ IA/IV ratios) and the noise; seed 0 is the canonical patient.
 
 import datetime
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 from scipy import ndimage
@@ -54,7 +55,7 @@ class PetScan:
     scan_time: datetime.datetime
     half_life_s: float
     suv_per_bq_per_ml: float  # weight_g / decayed dose: SUVbw = Bq/mL * this
-    tissue_suv: Dict[str, float]
+    tissue_suv: dict[str, float]
 
 
 @dataclass
@@ -76,16 +77,16 @@ class SyntheticPatient:
     sex: str
     anatomy: Anatomy
     mri: Volume
-    segments: List[SegmentMask]
+    segments: list[SegmentMask]
     ia: PetScan
     iv: PetScan
     spect_injection_time: datetime.datetime
     administered_mbq: float
-    spect: List[SpectTimepoint]
-    spect_segments: List[SegmentMask]
+    spect: list[SpectTimepoint]
+    spect_segments: list[SegmentMask]
     blur_fwhm_mm: float
     noise: bool
-    truth: Dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
 
 
 def _kinetic_rates(kinetics: Kinetics):
@@ -137,7 +138,7 @@ def _rasterise_voi(anatomy: Anatomy, name: str, geometry: Geometry) -> np.ndarra
     return distance > UPTAKE_MARGIN_MM + geometry.spacing_mm.max() / 2.0
 
 
-def build_segments(anatomy: Anatomy, geometry: Geometry) -> List[SegmentMask]:
+def build_segments(anatomy: Anatomy, geometry: Geometry) -> list[SegmentMask]:
     """Segments named as the protocol expects, rasterised at the voxel centres of ``geometry``."""
     x, y, z = _broadcast_axes(geometry)
     segments = []
@@ -166,7 +167,7 @@ def voi_tissue(anatomy: Anatomy, segment_name: str) -> str:
             "Bone marrow": "bone marrow"}[segment_name]
 
 
-def _patient_variation(seed: int) -> Dict[str, Any]:
+def _patient_variation(seed: int) -> dict[str, Any]:
     if seed == 0:
         return {"weight_kg": 78.0, "height_cm": 176.0, "sex": "M", "ia_mbq": 148.0, "iv_mbq": 162.0,
                 "jitter": np.zeros((5, 3)), "lesion_ratios": None, "ia_uptake_min": 53.5,
@@ -289,14 +290,14 @@ def _shifted(geometry: Geometry, shift_mm: np.ndarray) -> Geometry:
     return Geometry(geometry.shape_kji, matrix)
 
 
-def build_truth(patient: SyntheticPatient) -> Dict[str, Any]:
+def build_truth(patient: SyntheticPatient) -> dict[str, Any]:
     """Everything the tests compare to, computed from the same tables that drew the images."""
     anatomy = patient.anatomy
     segments = {}
     lesion_ratios = []
     for segment in patient.segments:
         tissue = voi_tissue(anatomy, segment.name)
-        entry: Dict[str, Any] = {"role": role_of(segment.name), "tissue": tissue, "volume_ml": segment.volume_ml}
+        entry: dict[str, Any] = {"role": role_of(segment.name), "tissue": tissue, "volume_ml": segment.volume_ml}
         for scan in (patient.ia, patient.iv):
             suv = scan.tissue_suv[tissue]
             entry[scan.role.lower()] = {

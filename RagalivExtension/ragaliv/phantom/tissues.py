@@ -7,7 +7,6 @@ activity concentrations after 7.4 GBq. Physiological SUVs follow the ranking spl
 """
 
 from dataclasses import dataclass
-from typing import Dict
 
 MRI_SIGNAL = {
     "air": 0.0, "fat": 820.0, "muscle": 330.0, "lung": 25.0, "bowel": 380.0, "colon": 300.0,
@@ -59,7 +58,7 @@ class Kinetics:
     uptake_half_time_h: float = 0.5
 
 
-SPECT_KINETICS: Dict[str, Kinetics] = {
+SPECT_KINETICS: dict[str, Kinetics] = {
     "air": Kinetics(0.0, 30.0), "gas": Kinetics(0.0, 30.0), "fat": Kinetics(0.001, 25.0),
     "muscle": Kinetics(0.004, 25.0), "lung": Kinetics(0.001, 25.0), "bowel": Kinetics(0.010, 40.0),
     "colon": Kinetics(0.010, 40.0), "stomach": Kinetics(0.012, 40.0), "pancreas": Kinetics(0.030, 55.0),

@@ -10,7 +10,8 @@ import datetime
 import hashlib
 import os
 import platform
-from typing import Any, Dict, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from .. import __version__
 from ..results_io import write_json
@@ -26,10 +27,10 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _dicom_uids(paths: Iterable[str]) -> Dict[str, int]:
+def _dicom_uids(paths: Iterable[str]) -> dict[str, int]:
     import pydicom
 
-    uids: Dict[str, int] = {}
+    uids: dict[str, int] = {}
     for path in paths:
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
@@ -41,7 +42,7 @@ def _dicom_uids(paths: Iterable[str]) -> Dict[str, int]:
     return uids
 
 
-def describe_input(path: str) -> Dict[str, Any]:
+def describe_input(path: str) -> dict[str, Any]:
     """A file: its SHA-256. A folder: SHA-256 over (relative name, file hash) pairs and DICOM series UIDs."""
     absolute = os.path.abspath(path)
     if os.path.isfile(absolute):
@@ -63,7 +64,7 @@ def describe_input(path: str) -> Dict[str, Any]:
     }
 
 
-def software_versions() -> Dict[str, str]:
+def software_versions() -> dict[str, str]:
     versions = {"ragaliv": __version__, "python": platform.python_version()}
     for module_name in ("numpy", "scipy", "SimpleITK", "pydicom"):
         try:
@@ -76,10 +77,10 @@ def software_versions() -> Dict[str, str]:
 
 def write_provenance(
     directory: str,
-    inputs: Dict[str, str],
-    parameters: Dict[str, Any],
+    inputs: dict[str, str],
+    parameters: dict[str, Any],
     outputs: Iterable[str],
-    extra: Optional[Dict[str, Any]] = None,
+    extra: Optional[dict[str, Any]] = None,
 ) -> str:
     """Write ``directory/provenance.json`` describing how the listed output files were made."""
     document = {

@@ -1,0 +1,18 @@
+"""RagalivLesionRatio logic without Qt: MRML scene in, table/chart nodes out (tested on slicer-core)."""
+
+from .live import LiveRatioUpdater
+from .logic import LesionRatioLogic, UpdateReport, suv_volume_unit
+from .parameters import DEFAULTS, MODULE_NAME, LesionRatioParameters, get_parameter_node
+from .pet_import import load_pet_node
+
+__all__ = [
+    "DEFAULTS",
+    "MODULE_NAME",
+    "LesionRatioLogic",
+    "LesionRatioParameters",
+    "LiveRatioUpdater",
+    "UpdateReport",
+    "get_parameter_node",
+    "load_pet_node",
+    "suv_volume_unit",
+]

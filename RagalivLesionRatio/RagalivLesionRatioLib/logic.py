@@ -1,0 +1,294 @@
+"""RagalivLesionRatio logic on a MRML scene (no Qt): SUV PETs + segmentation -> live ratio table and chart.
+
+Recomputation is incremental: SUV images are re-read only when their voxels or geometry change, segment
+masks only when their labelmap changes, and a segment's statistics only when its mask (compared voxel by
+voxel) or a PET changed. Undo/redo and overwrite edits arrive without a reliable segment ID, so the
+cache, not the event, decides what changed (GUIDE §3).
+"""
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from ragaliv.errors import RagalivInputError
+from ragaliv.geometry import SegmentMask, Volume
+from ragaliv.lesion_placement import (
+    VOI_PRESET_DIAMETERS_MM,
+    auto_contour_segment,
+    next_lesion_name,
+    sphere_segment,
+)
+from ragaliv.lesion_ratio import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
+from ragaliv.ratio import METRIC_TITLES, RatioSettings, summarise
+from ragaliv.sampling import segment_weights
+from ragaliv.uptake import UptakeStats, uptake_statistics
+from ragaliv_mrml import nodes, plots, tables
+
+from .parameters import LesionRatioParameters, get_parameter_node
+
+SUV_UNITS = ("g/mL", "cm2/mL")
+SUV_CODE_VALUES = ("{SUVbw}g/ml", "{SUVlbm}g/ml", "{SUVbsa}cm2/ml", "{SUVibw}g/ml")
+# Tumour-to-liver ratios apply to tumours only: text columns, empty for organs (not NaN).
+TEXT_COLUMNS = ("segment", "role", "tumour_to_liver_ia", "tumour_to_liver_iv", "flags")
+SEGMENT_COLORS = {"lesion": (0.90, 0.30, 0.20), "healthy_liver": (0.85, 0.65, 0.45), "kidney": (0.55, 0.30, 0.65),
+                  "spleen": (0.20, 0.55, 0.80), "bone_marrow": (0.95, 0.85, 0.35)}
+
+
+@dataclass
+class _SegmentEntry:
+    mask: SegmentMask
+    stats: dict[str, UptakeStats] = field(default_factory=dict)  # PET node ID -> stats
+
+
+@dataclass
+class UpdateReport:
+    """What the last update did (for the status line and the benchmark)."""
+
+    recomputed_segments: list[str]
+    seconds: float
+
+
+def suv_volume_unit(volume_node) -> Optional[str]:
+    """The SUV unit of a PET node loaded by Ragaliv (attribute) or by PETDICOMExtension (coded units)."""
+    unit = volume_node.GetAttribute("Ragaliv.Unit")
+    if unit in SUV_UNITS:
+        return unit
+    units = volume_node.GetVoxelValueUnits() if hasattr(volume_node, "GetVoxelValueUnits") else None
+    if units is not None and units.GetCodeValue() in SUV_CODE_VALUES:
+        return "cm2/mL" if "bsa" in units.GetCodeValue() else "g/mL"
+    return None
+
+
+class LesionRatioLogic:
+    def __init__(self, scene):
+        self.scene = scene
+        self._suv: dict[str, tuple[tuple, Volume]] = {}
+        self._labelmap_mtimes: dict[str, int] = {}
+        self._segments: dict[str, _SegmentEntry] = {}
+        self.analysis: Optional[RatioAnalysis] = None
+        self.last_update: Optional[UpdateReport] = None
+
+    # --- parameters ----------------------------------------------------------------------------------
+    def parameters(self) -> LesionRatioParameters:
+        return LesionRatioParameters(get_parameter_node(self.scene))
+
+    def settings(self, parameters: Optional[LesionRatioParameters] = None) -> RatioSettings:
+        parameters = parameters or self.parameters()
+        return RatioSettings(parameters.get("metric"), parameters.get("aggregate"), parameters.get("threshold"))
+
+    # --- inputs --------------------------------------------------------------------------------------
+    def _suv_image(self, volume_node, role: str) -> Volume:
+        if volume_node is None:
+            raise RagalivInputError(f"No {role} PET selected.", f"Select the {role} PET (SUV) volume.")
+        unit = suv_volume_unit(volume_node)
+        if unit is None:
+            raise RagalivInputError(
+                f"{volume_node.GetName()} is not an SUV image (it was not loaded with SUV conversion).",
+                "Load the PET with 'Load PET (SUV) from DICOM' in this module, so that Ragaliv converts it to SUV.",
+            )
+        image = volume_node.GetImageData()
+        key = (image.GetMTime() if image else 0, tuple(nodes.volume_geometry(volume_node).ijk_to_lps.ravel()))
+        cached = self._suv.get(volume_node.GetID())
+        if cached is None or cached[0] != key:
+            volume = nodes.volume_from_node(volume_node, unit)
+            self._suv[volume_node.GetID()] = (key, volume)
+            for entry in self._segments.values():
+                entry.stats.pop(volume_node.GetID(), None)
+        return self._suv[volume_node.GetID()][1]
+
+    def _current_masks(self, segmentation_node) -> tuple[list[str], list[str]]:
+        """Segment IDs in order, and those whose mask changed since the last update."""
+        segmentation = segmentation_node.GetSegmentation()
+        ids = list(segmentation.GetSegmentIDs())
+        for stale in set(self._segments) - set(ids):
+            del self._segments[stale]
+            self._labelmap_mtimes.pop(stale, None)
+        to_read = [sid for sid in ids
+                   if sid not in self._segments
+                   or self._labelmap_mtimes.get(sid) != nodes.segment_labelmap_mtime(segmentation_node, sid)
+                   or self._segments[sid].mask.name != segmentation.GetSegment(sid).GetName()]
+        changed = []
+        for segment_id, mask in zip(to_read, nodes.segment_masks(segmentation_node, to_read)):
+            self._labelmap_mtimes[segment_id] = nodes.segment_labelmap_mtime(segmentation_node, segment_id)
+            previous = self._segments.get(segment_id)
+            if previous is not None and _same_mask(previous.mask, mask):
+                previous.mask.name = mask.name
+                continue
+            self._segments[segment_id] = _SegmentEntry(mask)
+            changed.append(segment_id)
+        return ids, changed
+
+    # --- computation ---------------------------------------------------------------------------------
+    def update(self, parameters: Optional[LesionRatioParameters] = None) -> RatioAnalysis:
+        """Recompute what changed and refresh the table and chart nodes; returns the analysis."""
+        started = time.perf_counter()
+        parameters = parameters or self.parameters()
+        settings = self.settings(parameters)
+        segmentation_node = parameters.segmentation
+        if segmentation_node is None:
+            raise RagalivInputError("No segmentation selected.", "Select or create the lesion segmentation.")
+        ia_node, iv_node = parameters.ia_pet, parameters.iv_pet
+        ia, iv = self._suv_image(ia_node, "IA"), self._suv_image(iv_node, "IV")
+        if ia.unit != iv.unit:
+            raise RagalivInputError(
+                f"IA PET is in {ia.unit}, IV PET in {iv.unit}.", "Load both with the same SUV normalisation."
+            )
+        ids, _ = self._current_masks(segmentation_node)
+        recomputed = set()
+        for segment_id in ids:
+            entry = self._segments[segment_id]
+            for node, suv in ((ia_node, ia), (iv_node, iv)):
+                if node.GetID() not in entry.stats:
+                    weights = segment_weights(entry.mask, suv.geometry)
+                    entry.stats[node.GetID()] = uptake_statistics(suv, entry.mask, weights)
+                    recomputed.add(segment_id)
+        masks = [self._segments[sid].mask for sid in ids]
+        ia_stats = [self._segments[sid].stats[ia_node.GetID()] for sid in ids]
+        iv_stats = [self._segments[sid].stats[iv_node.GetID()] for sid in ids]
+        for stats, mask in zip(ia_stats + iv_stats, masks + masks):
+            stats.segment = mask.name
+        rows = rows_from_stats(masks, ia_stats, iv_stats)
+        summary = summarise(rows, settings)
+        problem = overlap_problem(RatioAnalysis(rows, summary))
+        if problem:
+            summary.warnings.insert(0, problem)
+        self.analysis = RatioAnalysis(rows, summary, ia.unit, self._scan_parameters(ia_node, iv_node))
+        self._write_outputs(parameters)
+        self.last_update = UpdateReport(
+            [self._segments[sid].mask.name for sid in ids if sid in recomputed], time.perf_counter() - started
+        )
+        return self.analysis
+
+    @staticmethod
+    def _scan_parameters(ia_node, iv_node) -> dict[str, object]:
+        result = {}
+        for key, node in (("ia", ia_node), ("iv", iv_node)):
+            text = node.GetAttribute("Ragaliv.SuvParameters")
+            result[key] = json.loads(text) if text else {"volume": node.GetName()}
+        return result
+
+    def _write_outputs(self, parameters: LesionRatioParameters) -> None:
+        analysis = self.analysis
+        table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "IA-IV uptake ratios", parameters.node, "ratioTable")
+        columns = [(key, title, analysis.suv_unit if unit == "SUV" else ("" if unit == "ratio" else unit))
+                   for key, title, unit in RATIO_COLUMNS]
+        rows = []
+        for row in analysis.rows:
+            values = row_values(row)
+            for key in ("tumour_to_liver_ia", "tumour_to_liver_iv"):
+                values[key] = "" if values[key] is None else f"{values[key]:.3f}"
+            rows.append(values)
+        tables.write_table(table, columns, rows, TEXT_COLUMNS)
+        summary = analysis.summary
+        table.SetAttribute("Ragaliv.Decision", summary.decision_text)
+        table.SetAttribute("Ragaliv.Rule", summary.settings.rule_text())
+        table.SetAttribute("Ragaliv.Warnings", "\n".join(summary.warnings))
+        table.SetLocked(True)
+        self._write_chart(parameters)
+
+    def _write_chart(self, parameters: LesionRatioParameters) -> None:
+        summary = self.analysis.summary
+        settings = summary.settings
+        lesions = list(summary.lesion_ratios)
+        chart_table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "Lesion ratio chart data",
+                                       parameters.node, "ratioChartTable")
+        rows = [{"index": float(i + 1), "lesion": name,
+                 "ratio": summary.lesion_ratios[name] if summary.lesion_ratios[name] is not None else 0.0,
+                 "threshold": settings.threshold,
+                 "aggregate": summary.lesion_ratio if summary.lesion_ratio is not None else 0.0}
+                for i, name in enumerate(lesions)]
+        tables.write_table(chart_table, [("index", "#", ""), ("lesion", "Lesion", ""), ("ratio", "IA/IV", ""),
+                                         ("threshold", "Threshold", ""), ("aggregate", settings.aggregate, "")],
+                           rows, ("lesion",))
+        bars = plots.series(self.scene, "Lesion IA/IV ratio", chart_table, "index", "ratio", "Bar",
+                            (0.75, 0.22, 0.17), reference_node=parameters.node, role="ratioBarSeries")
+        bars.SetLabelColumnName("lesion")
+        threshold = plots.series(self.scene, f"Threshold {settings.threshold:g}", chart_table, "index", "threshold",
+                                 "Line", (0.1, 0.1, 0.1), reference_node=parameters.node, role="ratioThresholdSeries")
+        threshold.SetLineStyle(threshold.LineStyleDash)
+        aggregate = plots.series(self.scene, f"{settings.aggregate} ratio", chart_table, "index", "aggregate", "Line",
+                                 (0.16, 0.5, 0.73), reference_node=parameters.node, role="ratioAggregateSeries")
+        plots.chart(self.scene, "Lesion IA/IV ratios", [bars, threshold, aggregate],
+                    f"Lesion IA/IV {METRIC_TITLES[settings.metric]} - {summary.decision_text.split(':')[0]}",
+                    "Lesion", f"IA/IV {METRIC_TITLES[settings.metric]}", parameters.node, "ratioChart")
+
+    # --- placing segments ----------------------------------------------------------------------------
+    def _reference_geometry(self, parameters: LesionRatioParameters):
+        reference = parameters.mri or parameters.ia_pet
+        if reference is None:
+            raise RagalivInputError("No MRI selected.", "Select the MRI the lesions are drawn on.")
+        return nodes.volume_geometry(reference)
+
+    def ensure_segmentation(self, parameters: Optional[LesionRatioParameters] = None):
+        parameters = parameters or self.parameters()
+        segmentation_node = parameters.segmentation
+        if segmentation_node is None:
+            segmentation_node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions and organs")
+            segmentation_node.CreateDefaultDisplayNodes()
+            if parameters.mri is not None:
+                segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(parameters.mri)
+            parameters.set_node("segmentation", segmentation_node)
+        return segmentation_node
+
+    def add_lesion(self, click_ras: Sequence[float], parameters: Optional[LesionRatioParameters] = None) -> str:
+        """"Add lesion": a "Lesion n" segment at the click, sphere or automatic IA-PET contour."""
+        parameters = parameters or self.parameters()
+        segmentation_node = self.ensure_segmentation(parameters)
+        segmentation = segmentation_node.GetSegmentation()
+        names = [segmentation.GetSegment(sid).GetName() for sid in segmentation.GetSegmentIDs()]
+        name = next_lesion_name(names)
+        click_lps = np.array([-click_ras[0], -click_ras[1], click_ras[2]], dtype=float)
+        reference = self._reference_geometry(parameters)
+        if parameters.get("placementMode") == "auto":
+            ia = self._suv_image(parameters.ia_pet, "IA")
+            liver = next((sid for sid in segmentation.GetSegmentIDs()
+                          if segmentation.GetSegment(sid).GetName().strip().lower() == "liver"), None)
+            clip = nodes.segment_mask(segmentation_node, liver) if liver else None
+            mask = auto_contour_segment(name, ia, click_lps, reference, parameters.get("contourPercent"),
+                                        parameters.get("contourRadiusMm"), clip)
+        else:
+            mask = sphere_segment(name, click_lps, parameters.get("lesionDiameterMm"), reference)
+        return nodes.add_segment(segmentation_node, mask, name, SEGMENT_COLORS["lesion"])
+
+    def add_organ_voi(self, name: str, click_ras: Sequence[float],
+                      parameters: Optional[LesionRatioParameters] = None) -> str:
+        """Organ VOI sphere at the click (presets: 3 cm healthy liver, ...); "Bone marrow" accumulates
+        one sphere per click (L2, L3, L4)."""
+        if name not in VOI_PRESET_DIAMETERS_MM:
+            raise RagalivInputError(f"Unknown organ VOI {name!r}.", f"Use one of {', '.join(VOI_PRESET_DIAMETERS_MM)}.")
+        parameters = parameters or self.parameters()
+        segmentation_node = self.ensure_segmentation(parameters)
+        segmentation = segmentation_node.GetSegmentation()
+        click_lps = np.array([-click_ras[0], -click_ras[1], click_ras[2]], dtype=float)
+        mask = sphere_segment(name, click_lps, VOI_PRESET_DIAMETERS_MM[name], self._reference_geometry(parameters))
+        existing = segmentation.GetSegmentIdBySegmentName(name)
+        if existing and name == "Bone marrow":
+            previous = nodes.segment_mask(segmentation_node, existing)
+            mask = _union(previous, mask, self._reference_geometry(parameters))
+            nodes.set_segment_mask(segmentation_node, existing, mask)
+            return existing
+        if existing:
+            nodes.set_segment_mask(segmentation_node, existing, mask)
+            return existing
+        role = {"Healthy liver": "healthy_liver", "Spleen": "spleen", "Bone marrow": "bone_marrow"}.get(name, "kidney")
+        return nodes.add_segment(segmentation_node, mask, name, SEGMENT_COLORS[role])
+
+
+def _same_mask(first: SegmentMask, second: SegmentMask) -> bool:
+    return (first.mask.shape == second.mask.shape
+            and np.allclose(first.geometry.ijk_to_lps, second.geometry.ijk_to_lps, atol=1e-6)
+            and np.array_equal(first.mask, second.mask))
+
+
+def _union(first: SegmentMask, second: SegmentMask, reference) -> SegmentMask:
+    """Union of two masks that lie on sub-grids of ``reference``."""
+    from ragaliv.io.segmentation import paste_into
+
+    full = np.zeros(reference.shape_kji, bool)
+    for mask in (first, second):
+        if not mask.is_empty:
+            full |= paste_into(mask, reference)
+    return SegmentMask.from_full_mask(second.name, full, reference)

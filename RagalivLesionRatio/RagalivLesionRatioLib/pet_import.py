@@ -1,0 +1,32 @@
+"""PET files (from Slicer's DICOM database or disk) -> an SUV volume node, with Ragaliv's SUV conversion
+so that the module does not depend on another extension. The SUV parameters used travel with the node."""
+
+import json
+from collections.abc import Sequence
+from typing import Optional, Union
+
+from ragaliv.pet.suv import SuvOverrides, load_pet
+from ragaliv_mrml import nodes
+
+PET_COLOR_NODE_ID = "vtkMRMLPETProceduralColorNodePET-Heat"  # Slicer's PET colour map
+
+
+def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
+                  overrides: Optional[SuvOverrides] = None, normalization: str = "bw", volume_node=None):
+    """Load a PET series as SUV into ``volume_node`` (or a new node); returns (node, PetImage)."""
+    pet = load_pet(files if isinstance(files, str) else list(files), overrides, normalization)
+    node = volume_node or scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    nodes.set_volume_node(node, pet.suv)
+    parameters = pet.parameters.to_dict()
+    parameters["series_instance_uid"] = pet.series_instance_uid
+    parameters["series_description"] = pet.description
+    node.SetAttribute("Ragaliv.SuvParameters", json.dumps(parameters))
+    node.SetAttribute("DICOM.SeriesInstanceUID", pet.series_instance_uid)
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    display = node.GetDisplayNode()
+    if scene.GetNodeByID(PET_COLOR_NODE_ID) is not None:
+        display.SetAndObserveColorNodeID(PET_COLOR_NODE_ID)
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(0.0, 10.0 if pet.parameters.suv_unit == "g/mL" else 2000.0)
+    return node, pet

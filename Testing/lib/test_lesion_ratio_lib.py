@@ -1,0 +1,190 @@
+"""RagalivLesionRatioLib on real MRML: nodes in, table/chart out, live updates, scene save and reload."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import patient_scene  # Testing/lib/conftest.py
+from ragaliv.errors import RagalivInputError
+from ragaliv.geometry import SegmentMask
+from ragaliv.lesion_placement import sphere_segment
+from ragaliv.uptake import uptake_statistics
+from ragaliv_mrml import nodes, tables
+from ragaliv_mrml.scene_io import load_scene, save_scene
+
+pytestmark = pytest.mark.mrml
+
+
+def same(first, second):
+    return first == second or (isinstance(first, float) and math.isnan(first) and math.isnan(second))
+
+
+def table_rows(table_node):
+    columns = tables.read_table(table_node)
+    return {name: {key: values[i] for key, values in columns.items()} for i, name in enumerate(columns["segment"])}
+
+
+def test_table_reproduces_truth_and_decision(mrml_scene, synthetic_patient):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    analysis = logic.update(parameters)
+    truth = synthetic_patient.truth
+    rows = table_rows(parameters.get_node("ratioTable"))
+    assert len(rows) == 11
+    for name, expected in truth["segments"].items():
+        row = rows[name]
+        for scan in ("ia", "iv"):
+            for metric in ("suvmax", "suvmean", "suvpeak"):
+                assert row[f"{scan}_{metric}"] == pytest.approx(expected[scan][metric], rel=0.01), (name, scan, metric)
+        assert row["ratio_suvmax"] == pytest.approx(expected["ratio"], rel=0.01)
+        assert row["volume_ml"] == pytest.approx(expected["volume_ml"], rel=1e-9)
+    assert analysis.summary.lesion_ratio == pytest.approx(truth["ratio"]["lesion_ratio"], rel=0.01)
+    assert analysis.summary.eligible is truth["ratio"]["eligible"]
+    table = parameters.get_node("ratioTable")
+    assert table.GetColumnUnitLabel("ia_suvmax") == "g/mL"
+    assert table.GetColumnUnitLabel("volume_ml") == "mL"
+    assert "ELIGIBLE" in table.GetAttribute("Ragaliv.Decision")
+    assert ">= 3" in table.GetAttribute("Ragaliv.Rule")
+    chart = parameters.get_node("ratioChart")
+    assert chart.GetNumberOfPlotSeriesNodes() == 3
+
+
+def test_editing_one_segment_changes_only_its_row(mrml_scene, synthetic_patient):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    from RagalivLesionRatioLib import LiveRatioUpdater
+
+    requests = []
+    live = LiveRatioUpdater(lambda: logic.update(parameters), lambda: requests.append(1))
+    segmentation = parameters.segmentation
+    live.observe(segmentation)
+    logic.update(parameters)
+    before = table_rows(parameters.get_node("ratioTable"))
+
+    # Move "Lesion 2" half out of its uptake: a new sphere 12 mm across centred on the lesion edge.
+    lesion = synthetic_patient.anatomy.lesions[1]
+    centre = np.array(lesion.centre_mm) + np.array([lesion.diameter_mm / 2.0 + 9.0, 0.0, 0.0])
+    edited = sphere_segment("Lesion 2", centre, 12.0, synthetic_patient.mri.geometry)
+    segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion 2")
+    nodes.set_segment_mask(segmentation, segment_id, edited)
+    assert requests, "the segmentation edit must schedule an update"
+    live.flush()
+    assert logic.last_update.recomputed_segments == ["Lesion 2"]
+    after = table_rows(parameters.get_node("ratioTable"))
+    for name in before:
+        if name == "Lesion 2":
+            continue
+        assert all(same(after[name][key], before[name][key]) for key in before[name]), name
+    # The new values equal an independent computation on the same mask and PET voxels.
+    mask = nodes.segment_mask(segmentation, segment_id)
+    for scan, node in (("ia", parameters.ia_pet), ("iv", parameters.iv_pet)):
+        expected = uptake_statistics(nodes.volume_from_node(node, "g/mL"), mask)
+        assert after["Lesion 2"][f"{scan}_suvmean"] == pytest.approx(expected.suvmean, rel=1e-9)
+        assert after["Lesion 2"][f"{scan}_suvmax"] == pytest.approx(expected.suvmax, rel=1e-9)
+        assert after["Lesion 2"][f"{scan}_suvpeak"] == pytest.approx(expected.suvpeak, rel=1e-9)
+    assert after["Lesion 2"]["volume_ml"] == pytest.approx(edited.volume_ml)
+    assert after["Lesion 2"]["ia_suvmean"] < before["Lesion 2"]["ia_suvmean"]
+    live.stop()
+
+
+def test_edit_without_segment_id_is_detected_by_the_cache(mrml_scene, synthetic_patient):
+    """Undo/redo and overwrite edits fire events without a segment ID: the labelmap cache must notice."""
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    logic.update(parameters)
+    segmentation = parameters.segmentation
+    segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Kidney left")
+    labelmap, label = nodes.segment_labelmap(segmentation, segment_id)
+    from vtk.util import numpy_support
+
+    values = numpy_support.vtk_to_numpy(labelmap.GetPointData().GetScalars())
+    values[values == label] = 0  # erase the segment behind the editor's back (like an overwrite)
+    labelmap.Modified()
+    analysis = logic.update(parameters)
+    row = analysis.row("Kidney left")
+    assert row.ia.suvmean is None and "empty segment" in row.ia.flags
+    assert logic.last_update.recomputed_segments == ["Kidney left"]
+
+
+def test_results_survive_scene_save_and_reload(mrml_scene, synthetic_patient, tmp_path):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    parameters.set("threshold", 4.0)
+    parameters.set("metric", "suvpeak")
+    analysis = logic.update(parameters)
+    assert analysis.summary.eligible is False  # 3.36 < 4
+    saved_rows = table_rows(parameters.get_node("ratioTable"))
+    save_scene(mrml_scene, str(tmp_path / "scene.mrml"))
+
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    reloaded = load_scene(str(tmp_path / "scene.mrml"))
+    logic2 = LesionRatioLogic(reloaded)
+    parameters2 = logic2.parameters()
+    assert parameters2.get("threshold") == 4.0 and parameters2.get("metric") == "suvpeak"
+    loaded_rows = table_rows(parameters2.get_node("ratioTable"))
+    for name, row in saved_rows.items():
+        for key, value in row.items():
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(loaded_rows[name][key])
+            elif isinstance(value, float):
+                assert loaded_rows[name][key] == pytest.approx(value, rel=1e-5), (name, key)
+            else:
+                assert loaded_rows[name][key] == value
+    # The reloaded inputs give the same numbers again.
+    again = logic2.update(parameters2)
+    assert again.summary.lesion_ratio == pytest.approx(analysis.summary.lesion_ratio, rel=1e-6)
+    assert again.summary.settings.metric == "suvpeak"
+
+
+def test_add_lesion_by_click_sphere_and_auto_contour(mrml_scene, synthetic_patient):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    lesion = synthetic_patient.anatomy.lesions[2]  # Lesion 3, 22 mm, uptake halo 22/2 + 9 mm
+    click_ras = [-lesion.centre_mm[0], -lesion.centre_mm[1], lesion.centre_mm[2]]
+    parameters.set("lesionDiameterMm", 16.0)
+    segment_id = logic.add_lesion(click_ras, parameters)
+    segmentation = parameters.segmentation.GetSegmentation()
+    assert segmentation.GetSegment(segment_id).GetName() == "Lesion 6"
+    sphere = nodes.segment_mask(parameters.segmentation, segment_id)
+    assert sphere.volume_ml == pytest.approx(4 / 3 * math.pi * 0.8**3, rel=0.05)
+    analysis = logic.update(parameters)
+    assert any("6 lesion segment(s)" in warning for warning in analysis.summary.warnings)
+    lesion_3_suv = synthetic_patient.truth["segments"]["Lesion 3"]["ia"]["suvbw"]
+    assert analysis.row("Lesion 6").ia.suvmean == pytest.approx(lesion_3_suv)
+
+    parameters.set("placementMode", "auto")
+    parameters.set("contourPercent", 40.0)
+    parameters.set("contourRadiusMm", 40.0)
+    auto_id = logic.add_lesion(click_ras, parameters)
+    contour = nodes.segment_mask(parameters.segmentation, auto_id)
+    halo_radius_mm = lesion.diameter_mm / 2 + 9.0
+    # The 40 % contour of a uniform hot sphere is that sphere (up to PET voxelisation).
+    assert contour.volume_ml == pytest.approx(4 / 3 * math.pi * (halo_radius_mm / 10) ** 3, rel=0.15)
+
+
+def test_bone_marrow_voi_accumulates_spheres(mrml_scene, synthetic_patient):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    segmentation = parameters.segmentation.GetSegmentation()
+    segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName("Bone marrow"))
+    volumes = []
+    for z in (-88.0, -54.0, -20.0):
+        segment_id = logic.add_organ_voi("Bone marrow", [0.0, -62.0, z], parameters)
+        volumes.append(nodes.segment_mask(parameters.segmentation, segment_id).volume_ml)
+    single = 4 / 3 * math.pi * 0.75**3
+    assert volumes[0] == pytest.approx(single, rel=0.1)
+    assert volumes[2] == pytest.approx(3 * volumes[0], rel=0.02)
+
+
+def test_pet_without_suv_conversion_is_refused(mrml_scene, synthetic_patient):
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    raw = nodes.add_volume_node(mrml_scene, synthetic_patient.ia.activity, "IA PET Bq/mL")
+    raw.RemoveAttribute("Ragaliv.Unit")
+    parameters.set_node("iaPetVolume", raw)
+    with pytest.raises(RagalivInputError, match="not an SUV image"):
+        logic.update(parameters)
+
+
+def test_segment_mask_round_trip_through_mrml_keeps_geometry(mrml_scene, synthetic_patient):
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    original: SegmentMask = synthetic_patient.segments[0]
+    segment_id = nodes.add_segment(segmentation, original, original.name)
+    back = nodes.segment_mask(segmentation, segment_id)
+    assert back.volume_ml == pytest.approx(original.volume_ml)
+    assert np.allclose(back.geometry.ijk_to_lps, original.geometry.ijk_to_lps, atol=1e-6)
+    assert np.array_equal(back.mask, original.mask)
