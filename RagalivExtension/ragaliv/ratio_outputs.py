@@ -9,7 +9,7 @@ from .results_io import write_csv, write_json
 
 PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_kg", "height_cm", "sex",
                   "half_life_s", "ia_dose_mbq", "iv_dose_mbq", "ia_injection_time", "iv_injection_time",
-                  "ia_scan_time", "iv_scan_time")
+                  "ia_scan_time", "iv_scan_time", "source")
 
 
 def write_ratio_outputs(

@@ -23,11 +23,12 @@ from ragaliv.lesion_placement import (
 )
 from ragaliv.lesion_ratio import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
 from ragaliv.ratio import METRIC_TITLES, RatioSettings, summarise
+from ragaliv.ratio_outputs import write_ratio_outputs
 from ragaliv.sampling import segment_weights
 from ragaliv.uptake import UptakeStats, uptake_statistics
 from ragaliv_mrml import nodes, plots, tables
 
-from .parameters import LesionRatioParameters, get_parameter_node
+from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
 
 SUV_UNITS = ("g/mL", "cm2/mL")
 SUV_CODE_VALUES = ("{SUVbw}g/ml", "{SUVlbm}g/ml", "{SUVbsa}cm2/ml", "{SUVibw}g/ml")
@@ -214,6 +215,32 @@ class LesionRatioLogic:
         plots.chart(self.scene, "Lesion IA/IV ratios", [bars, threshold, aggregate],
                     f"Lesion IA/IV {METRIC_TITLES[settings.metric]} - {summary.decision_text.split(':')[0]}",
                     "Lesion", f"IA/IV {METRIC_TITLES[settings.metric]}", parameters.node, "ratioChart")
+
+    # --- editor and export -----------------------------------------------------------------------------
+    def segment_editor_node(self):
+        """The module's own segment editor node, so the embedded editor does not disturb the Segment
+        Editor module (GUIDE §3)."""
+        node = self.scene.GetSingletonNode(MODULE_NAME, "vtkMRMLSegmentEditorNode")
+        if node is None:
+            node = self.scene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+            node.UnRegister(None)
+            node.SetSingletonTag(MODULE_NAME)
+            node = self.scene.AddNode(node)
+        return node
+
+    def export(self, directory: str, parameters: Optional[LesionRatioParameters] = None) -> dict[str, str]:
+        """ratios.csv, summary.json, lesion_ratios.png and provenance.json of the current analysis."""
+        parameters = parameters or self.parameters()
+        analysis = self.update(parameters)
+        inputs = {}
+        for role, node in (("ia", parameters.ia_pet), ("iv", parameters.iv_pet)):
+            files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node is not None else []
+            if files:
+                inputs[role] = files
+        settings = analysis.summary.settings
+        used = {"metric": settings.metric, "aggregate": settings.aggregate, "threshold": settings.threshold,
+                "normalization": parameters.get("normalization"), "source": "Slicer module RagalivLesionRatio"}
+        return write_ratio_outputs(analysis, directory, inputs, used)
 
     # --- placing segments ----------------------------------------------------------------------------
     def _reference_geometry(self, parameters: LesionRatioParameters):

@@ -22,6 +22,9 @@ def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
     parameters["series_description"] = pet.description
     node.SetAttribute("Ragaliv.SuvParameters", json.dumps(parameters))
     node.SetAttribute("DICOM.SeriesInstanceUID", pet.series_instance_uid)
+    source = [files] if isinstance(files, str) else list(files)
+    node.SetAttribute("Ragaliv.SourceFiles", json.dumps(source))
+    node.SetAttribute("Ragaliv.Normalization", normalization)
     if node.GetDisplayNode() is None:
         node.CreateDefaultDisplayNodes()
     display = node.GetDisplayNode()

@@ -42,8 +42,16 @@ def _dicom_uids(paths: Iterable[str]) -> dict[str, int]:
     return uids
 
 
-def describe_input(path: str) -> dict[str, Any]:
-    """A file: its SHA-256. A folder: SHA-256 over (relative name, file hash) pairs and DICOM series UIDs."""
+def describe_input(path) -> dict[str, Any]:
+    """A file: its SHA-256. A folder or a list of files (a DICOM series from Slicer's database): SHA-256
+    over (name, file hash) pairs and the DICOM SeriesInstanceUIDs found."""
+    if isinstance(path, (list, tuple)):
+        files = sorted(os.path.abspath(item) for item in path)
+        digest = hashlib.sha256()
+        for file_path in files:
+            digest.update(os.path.basename(file_path).encode("utf-8"))
+            digest.update(file_sha256(file_path).encode("ascii"))
+        return {"files": len(files), "sha256": digest.hexdigest(), "series_instance_uids": _dicom_uids(files)}
     absolute = os.path.abspath(path)
     if os.path.isfile(absolute):
         return {"path": absolute, "sha256": file_sha256(absolute)}

@@ -1,0 +1,476 @@
+"""RagalivLesionRatio: IA vs IV 68Ga PET uptake of five liver metastases and the organs at risk.
+
+Thin Slicer wiring (Slicer's scripted-module template): all behaviour is in RagalivLesionRatioLib (MRML,
+no Qt) and the ragaliv core, which are tested without the application.
+"""
+
+import datetime
+import json
+import os
+import sys
+from typing import Annotated, Optional
+
+import ctk
+import qt
+import slicer
+import vtk
+from slicer import (
+    vtkMRMLPlotChartNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+    vtkMRMLTableNode,
+)
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+
+
+def _makeRagalivCoreImportable():
+    """The ragaliv core sits beside the module in a built extension, and in RagalivExtension/ in a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (here, os.path.normpath(os.path.join(here, "..", "RagalivExtension"))):
+        if os.path.isdir(os.path.join(folder, "ragaliv")) and folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
+_makeRagalivCoreImportable()
+
+from ragaliv.errors import RagalivError  # noqa: E402
+from ragaliv.pet.suv import SuvOverrides  # noqa: E402
+from RagalivLesionRatioLib import LesionRatioLogic, LiveRatioUpdater, load_pet_node  # noqa: E402
+
+LIVE_UPDATE_DELAY_MS = 100  # debounce: one recompute after a burst of paint events
+
+
+#
+# RagalivLesionRatio
+#
+
+
+class RagalivLesionRatio(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Ragaliv Lesion Ratio")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Nuclear Medicine")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["Ragaliv team"]
+        self.parent.helpText = _(
+            "Intra-arterial (IA) vs intravenous (IV) 68Ga-DOTA-peptide PET uptake of liver metastases. "
+            "Load the co-registered MRI and both PETs (converted to SUV with the QIBA rules), place five "
+            "lesions and the organ VOIs, and read the live IA/IV ratio table and the eligibility decision "
+            "for an intra-arterial fifth cycle (rule, metric and threshold are shown with the decision)."
+        )
+        self.parent.acknowledgementText = _(
+            "Ragaliv. SUV validated on the IBSI SUV digital reference objects (Vácha et al., CC BY 4.0)."
+        )
+
+
+#
+# RagalivLesionRatioParameterNode
+#
+
+
+@parameterNodeWrapper
+class RagalivLesionRatioParameterNode:
+    mriVolume: vtkMRMLScalarVolumeNode
+    iaPetVolume: vtkMRMLScalarVolumeNode
+    ivPetVolume: vtkMRMLScalarVolumeNode
+    segmentation: vtkMRMLSegmentationNode
+    ratioTable: vtkMRMLTableNode
+    ratioChart: vtkMRMLPlotChartNode
+    metric: Annotated[str, Choice(["suvmax", "suvmean", "suvpeak"])] = "suvmax"
+    aggregate: Annotated[str, Choice(["mean", "median"])] = "mean"
+    threshold: Annotated[float, WithinRange(0.1, 100.0)] = 3.0
+    normalization: Annotated[str, Choice(["bw", "lbm", "lbm-james", "bsa", "ibw"])] = "bw"
+    placementMode: Annotated[str, Choice(["sphere", "auto"])] = "sphere"
+    lesionDiameterMm: Annotated[float, WithinRange(2.0, 100.0)] = 20.0
+    contourPercent: Annotated[float, WithinRange(5.0, 95.0)] = 40.0
+    contourRadiusMm: Annotated[float, WithinRange(5.0, 100.0)] = 25.0
+
+
+#
+# RagalivLesionRatioWidget
+#
+
+
+class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._live = None
+        self._updateTimer = None
+        self._placeCallback = None
+        self._placeNode = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/RagalivLesionRatio.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = RagalivLesionRatioLogic()
+
+        self._updateTimer = qt.QTimer()
+        self._updateTimer.setSingleShot(True)
+        self._updateTimer.setInterval(LIVE_UPDATE_DELAY_MS)
+        self._updateTimer.connect("timeout()", self.onLiveUpdateTimer)
+        self._live = LiveRatioUpdater(self._recompute, self._updateTimer.start)
+
+        editor = self.ui.segmentEditorWidget
+        editor.setMRMLSegmentEditorNode(self.logic.lib.segment_editor_node())
+        editor.setMRMLScene(slicer.mrmlScene)
+        editor.setSegmentationNodeSelectorVisible(False)
+        editor.setSourceVolumeNodeSelectorVisible(False)
+        editor.setMaximumNumberOfUndoStates(10)
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.loadIaPetButton.connect("clicked(bool)", lambda: self.onLoadPet("IA"))
+        self.ui.loadIvPetButton.connect("clicked(bool)", lambda: self.onLoadPet("IV"))
+        self.ui.reapplySuvButton.connect("clicked(bool)", self.onReapplySuv)
+        self.ui.showIaFusionButton.connect("clicked(bool)", lambda: self.showFusion("IA"))
+        self.ui.showIvFusionButton.connect("clicked(bool)", lambda: self.showFusion("IV"))
+        self.ui.addLesionButton.connect("clicked(bool)", self.onAddLesion)
+        for button, name in (
+            (self.ui.healthyLiverButton, "Healthy liver"),
+            (self.ui.spleenButton, "Spleen"),
+            (self.ui.kidneyLeftButton, "Kidney left"),
+            (self.ui.kidneyRightButton, "Kidney right"),
+            (self.ui.boneMarrowButton, "Bone marrow"),
+        ):
+            button.connect("clicked(bool)", lambda checked=False, voi=name: self.onAddOrganVoi(voi))
+        self.ui.updateButton.connect("clicked(bool)", self.onUpdateButton)
+        self.ui.showInLayoutButton.connect("clicked(bool)", self.onShowInLayout)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self._live.stop()
+        self._updateTimer.stop()
+        self._updateTimer.disconnect("timeout()", self.onLiveUpdateTimer)
+        self._stopPlacing()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self.ui.segmentEditorWidget.installKeyboardShortcuts()
+
+    def exit(self) -> None:
+        self.ui.segmentEditorWidget.setActiveEffect(None)
+        self.ui.segmentEditorWidget.uninstallKeyboardShortcuts()
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self._live.stop()
+        self.ui.segmentEditorWidget.setSegmentationNode(None)
+        self.ui.segmentEditorWidget.removeViewObservations()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    # --- parameter node ----------------------------------------------------------------------------
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode: Optional[RagalivLesionRatioParameterNode]) -> None:
+        if self._parameterNode:
+            if self._parameterNodeGuiTag is not None:
+                self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(
+                self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
+            )
+        self._parameterNode = inputParameterNode
+        self._parameterNodeGuiTag = None
+        if self._parameterNode:
+            # Slicer <= 5.8 returns None from connectGui: disconnectGui(None) is a no-op, so connect once per node.
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(
+                self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
+            )
+            self.onParameterNodeModified()
+
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
+        node = self._parameterNode
+        segmentation = node.segmentation if node else None
+        self._live.observe(segmentation)
+        editor = self.ui.segmentEditorWidget
+        editor.setSegmentationNode(segmentation)
+        if node and node.mriVolume:
+            editor.setSourceVolumeNode(node.mriVolume)
+        ready = bool(node and node.iaPetVolume and node.ivPetVolume and segmentation)
+        self.ui.updateButton.enabled = ready
+        self.ui.exportButton.enabled = ready
+        self.ui.addLesionButton.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
+        self._showSuvParameters()
+        if ready:
+            self._live.pending = True
+            self._updateTimer.start()
+
+    # --- live table -------------------------------------------------------------------------------------
+    def _recompute(self):
+        analysis = self.logic.lib.update()
+        summary = analysis.summary
+        self.ui.decisionLabel.text = f"<b>{summary.decision_text}</b><br>Rule: {summary.settings.rule_text()}"
+        self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in summary.warnings)
+        table = self._parameterNode.ratioTable if self._parameterNode else None
+        if table is not None:
+            self.ui.ratioTableView.setMRMLTableNode(table)
+        report = self.logic.lib.last_update
+        self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
+            count=len(report.recomputed_segments), ms=1000 * report.seconds
+        )
+        return analysis
+
+    def onLiveUpdateTimer(self) -> None:
+        try:
+            self._live.flush()
+        except RagalivError as error:  # live edits: say it in the panel, no modal dialog on every stroke
+            self.ui.decisionLabel.text = _("Not computed: {message}").format(message=error)
+            self.ui.warningsLabel.text = ""
+
+    def onUpdateButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to compute the uptake ratios."), waitCursor=True):
+            self._live.pending = True
+            self._live.flush()
+
+    # --- PET loading --------------------------------------------------------------------------------------
+    def _overrides(self, role: str) -> Optional[SuvOverrides]:
+        if not self.ui.overrideCheckBox.checked:
+            return None
+
+        def positive(spinBox):
+            return spinBox.value if spinBox.value > 0 else None
+
+        dose = self.ui.iaDoseSpinBox if role == "IA" else self.ui.ivDoseSpinBox
+        injection = self.ui.iaInjectionDateTimeEdit if role == "IA" else self.ui.ivInjectionDateTimeEdit
+        injectionTime = datetime.datetime.fromisoformat(injection.dateTime.toString("yyyy-MM-ddTHH:mm:ss"))
+        return SuvOverrides(
+            weight_kg=positive(self.ui.weightSpinBox),
+            height_cm=positive(self.ui.heightSpinBox),
+            injected_dose_mbq=positive(dose),
+            injection_time=injectionTime if injectionTime.year > 1900 else None,
+        )
+
+    def _choosePetSeries(self, role: str):
+        database = slicer.dicomDatabase
+        if database is None or not database.isOpen:
+            raise RagalivError(_("The DICOM database is not open: import the PET series in the DICOM module first."))
+        choices = []
+        for patient in database.patients():
+            for study in database.studiesForPatient(patient):
+                for series in database.seriesForStudy(study):
+                    files = database.filesForSeries(series, 1)
+                    if not files or database.fileValue(files[0], "0008,0060") != "PT":
+                        continue
+                    label = " | ".join(
+                        database.fileValue(files[0], tag) for tag in ("0010,0010", "0008,0021", "0008,103E")
+                    )
+                    choices.append((label, series))
+        if not choices:
+            raise RagalivError(_("No PET (PT) series in the DICOM database. Import the PET series first."))
+        labels = [label for label, seriesUid in choices]
+        label = qt.QInputDialog.getItem(slicer.util.mainWindow(), _("Choose the {role} PET").format(role=role),
+                                        _("PET series:"), labels, 0, False)
+        if not label:
+            return None
+        return database.filesForSeries(choices[labels.index(label)][1])
+
+    def onLoadPet(self, role: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to load the {role} PET.").format(role=role), waitCursor=True):
+            files = self._choosePetSeries(role)
+            if not files:
+                return
+            node, _pet = load_pet_node(slicer.mrmlScene, files, f"{role} PET SUV", self._overrides(role),
+                                       self._parameterNode.normalization)
+            if role == "IA":
+                self._parameterNode.iaPetVolume = node
+            else:
+                self._parameterNode.ivPetVolume = node
+            self._showSuvParameters()
+            self.showFusion(role)
+
+    def onReapplySuv(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to re-convert the PETs to SUV."), waitCursor=True):
+            for role, node in (("IA", self._parameterNode.iaPetVolume), ("IV", self._parameterNode.ivPetVolume)):
+                files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node else []
+                if files:
+                    load_pet_node(slicer.mrmlScene, files, node.GetName(), self._overrides(role),
+                                  self._parameterNode.normalization, volume_node=node)
+            self._showSuvParameters()
+            self.onUpdateButton()
+
+    def _showSuvParameters(self) -> None:
+        lines = []
+        node = self._parameterNode
+        for role, volume in (("IA", node.iaPetVolume if node else None), ("IV", node.ivPetVolume if node else None)):
+            text = volume.GetAttribute("Ragaliv.SuvParameters") if volume else None
+            if not text:
+                continue
+            used = json.loads(text)
+            lines.append(
+                f"<b>{role}</b>: {used.get('suv_quantity')} — weight {used.get('weight_kg')} kg, "
+                f"injected {(used.get('injected_dose_bq') or 0) / 1e6:.1f} MBq at {used.get('injection_time')}, "
+                f"scan {used.get('scan_reference_time')}, T½ {used.get('half_life_s')} s"
+            )
+            lines.extend(f"&nbsp;&nbsp;⚠ {warning}" for warning in used.get("warnings", []))
+        self.ui.suvParametersLabel.text = "<br>".join(lines) or _("Load the PETs to see the SUV parameters used.")
+
+    def showFusion(self, role: str) -> None:
+        node = self._parameterNode
+        pet = node.iaPetVolume if role == "IA" else node.ivPetVolume
+        slicer.util.setSliceViewerLayers(background=node.mriVolume or pet, foreground=pet, foregroundOpacity=0.5)
+
+    # --- placing by click -----------------------------------------------------------------------------------
+    def _startPlacing(self, callback) -> None:
+        self._stopPlacing()
+        self._placeCallback = callback
+        self._placeNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Ragaliv click")
+        self._placeNode.SetSaveWithScene(False)
+        self.addObserver(self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced)
+        selection = slicer.app.applicationLogic().GetSelectionNode()
+        selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsFiducialNode")
+        selection.SetActivePlaceNodeID(self._placeNode.GetID())
+        interaction = slicer.app.applicationLogic().GetInteractionNode()
+        interaction.SetPlaceModePersistence(0)
+        interaction.SetCurrentInteractionMode(interaction.Place)
+
+    def _stopPlacing(self) -> None:
+        if self._placeNode is not None:
+            self.removeObserver(
+                self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced
+            )
+            slicer.mrmlScene.RemoveNode(self._placeNode)
+        self._placeNode = None
+
+    def _onPointPlaced(self, caller, event) -> None:
+        position = [0.0, 0.0, 0.0]
+        caller.GetNthControlPointPositionWorld(caller.GetNumberOfControlPoints() - 1, position)
+        callback = self._placeCallback
+        qt.QTimer.singleShot(0, self._stopPlacing)  # not inside the markups event
+        with slicer.util.tryWithErrorDisplay(_("Could not place the segment."), waitCursor=True):
+            callback(position)
+
+    def onAddLesion(self) -> None:
+        self._startPlacing(lambda ras: self.logic.lib.add_lesion(ras))
+
+    def onAddOrganVoi(self, name: str) -> None:
+        self._startPlacing(lambda ras: self.logic.lib.add_organ_voi(name, ras))
+
+    # --- results ---------------------------------------------------------------------------------------------
+    def onShowInLayout(self) -> None:
+        layoutManager = slicer.app.layoutManager()
+        node = self._parameterNode
+        if layoutManager is None or node is None or node.ratioTable is None:
+            return  # no main window (--no-main-window) or nothing computed yet
+        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotTableView)
+        selection = slicer.app.applicationLogic().GetSelectionNode()
+        selection.SetActiveTableID(node.ratioTable.GetID())
+        slicer.app.applicationLogic().PropagateTableSelection()
+        if node.ratioChart is not None:
+            selection.SetActivePlotChartID(node.ratioChart.GetID())
+            slicer.app.applicationLogic().PropagatePlotChartSelection()
+
+    def onExport(self) -> None:
+        directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export ratio results to"))
+        if not directory:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
+            paths = self.logic.lib.export(directory)
+            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+
+#
+# RagalivLesionRatioLogic
+#
+
+
+class RagalivLesionRatioLogic(ScriptedLoadableModuleLogic):
+    """Module logic: the parameter node, and the scene-based Lib that does the work."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self._lib = None
+
+    def getParameterNode(self):
+        return RagalivLesionRatioParameterNode(super().getParameterNode())
+
+    @property
+    def lib(self) -> LesionRatioLogic:
+        if self._lib is None or self._lib.scene is not slicer.mrmlScene:
+            self._lib = LesionRatioLogic(slicer.mrmlScene)
+        return self._lib
+
+
+#
+# RagalivLesionRatioTest
+#
+
+
+class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
+    """The whole workflow on the synthetic patient (written as DICOM), numbers against its truth."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_RagalivLesionRatio_syntheticPatient()
+
+    def test_RagalivLesionRatio_syntheticPatient(self):
+        import tempfile
+
+        from ragaliv.io.dicom_series import load_volume, select_series
+        from ragaliv.lesion_placement import sphere_segment
+        from ragaliv.phantom import generate
+        from ragaliv_mrml import nodes
+
+        self.delayDisplay("Writing the synthetic patient")
+        folder = tempfile.mkdtemp(prefix="ragaliv-test-")
+        paths = generate(folder, seed=0)
+        with open(paths["truth"], encoding="utf-8") as stream:
+            truth = json.load(stream)
+
+        scene = slicer.mrmlScene
+        mri = nodes.add_volume_node(scene, load_volume(select_series(paths["mri"], ("MR",), "MRI")), "MRI")
+        ia, _pet = load_pet_node(scene, paths["pet_ia"], "IA PET SUV")
+        iv, _pet = load_pet_node(scene, paths["pet_iv"], "IV PET SUV")
+        segmentation = slicer.util.loadSegmentation(paths["segmentation"])
+
+        logic = RagalivLesionRatioLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.mriVolume, parameterNode.iaPetVolume, parameterNode.ivPetVolume = mri, ia, iv
+        parameterNode.segmentation = segmentation
+        self.delayDisplay("Computing the ratio table")
+        analysis = logic.lib.update()
+        for name, expected in truth["segments"].items():
+            row = analysis.row(name)
+            self.assertAlmostEqual(row.ia.suvmax / expected["ia"]["suvmax"], 1.0, delta=0.01)
+            self.assertAlmostEqual(row.iv.suvpeak / expected["iv"]["suvpeak"], 1.0, delta=0.01)
+            self.assertAlmostEqual(row.ratio("suvmean") / expected["ratio"], 1.0, delta=0.01)
+        self.assertAlmostEqual(analysis.summary.lesion_ratio / truth["ratio"]["lesion_ratio"], 1.0, delta=0.01)
+        self.assertEqual(analysis.summary.eligible, truth["ratio"]["eligible"])
+
+        self.delayDisplay("Editing Lesion 2 through MRML: only its row changes")
+        lesionId = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion 2")
+        before = {row.segment: row.ia.suvmean for row in analysis.rows}
+        centre = truth["segments"]["Lesion 2"]["centre_lps_mm"]
+        edge = [centre[0] + truth["segments"]["Lesion 2"]["diameter_mm"] / 2 + 9.0, centre[1], centre[2]]
+        edited = sphere_segment("Lesion 2", edge, 12.0, nodes.volume_geometry(mri))
+        nodes.set_segment_mask(segmentation, lesionId, edited)
+        analysis = logic.lib.update()
+        self.assertEqual(logic.lib.last_update.recomputed_segments, ["Lesion 2"])
+        self.assertLess(analysis.row("Lesion 2").ia.suvmean, before["Lesion 2"])
+        self.assertEqual(analysis.row("Kidney left").ia.suvmean, before["Kidney left"])
+
+        self.delayDisplay("Adding a lesion by click position")
+        logic.lib.add_lesion([-centre[0], -centre[1], centre[2]])
+        analysis = logic.lib.update()
+        self.assertEqual(analysis.summary.lesion_count, 6)
+        self.delayDisplay("Test passed")

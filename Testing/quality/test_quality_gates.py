@@ -1,0 +1,114 @@
+"""Project-wide quality gates: lint, UI files, widget names, and the layering of the core."""
+
+import ast
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODULES = ("RagalivLesionRatio", "RagalivSpectDosimetry")
+CORE = REPO / "RagalivExtension" / "ragaliv"
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.fail("ruff is not installed (it is in requirements-dev.txt)")
+    result = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def ui_files():
+    return sorted(REPO.glob("*/Resources/UI/*.ui"))
+
+
+def test_every_module_has_a_ui_file():
+    names = {path.stem for path in ui_files()}
+    assert set(MODULES) <= names
+
+
+@pytest.mark.parametrize("path", ui_files(), ids=lambda path: path.name)
+def test_ui_file_parses_and_names_are_unique(path):
+    root = ElementTree.parse(path).getroot()
+    names = [widget.get("name") for widget in root.iter("widget")]
+    duplicates = {name for name in names if names.count(name) > 1}
+    assert not duplicates, f"duplicate widget names in {path.name}: {duplicates}"
+
+
+def widget_names(path):
+    root = ElementTree.parse(path).getroot()
+    return {element.get("name") for element in root.iter() if element.tag in ("widget", "layout", "spacer")}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ui_names_used_in_module_code_exist(module):
+    ui_path = REPO / module / "Resources" / "UI" / f"{module}.ui"
+    names = widget_names(ui_path)
+    used = set()
+    for source in [REPO / module / f"{module}.py", *sorted((REPO / module).glob(f"{module}Lib/*.py"))]:
+        used |= set(re.findall(r"\bui\.([A-Za-z_]\w*)", source.read_text(encoding="utf-8")))
+    missing = sorted(used - names)
+    assert not missing, f"{module}: self.ui names missing from {ui_path.name}: {missing}"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_parameter_names_in_ui_match_the_parameter_node(module):
+    """Every SlicerParameterName in the .ui is a field of the module's parameterNodeWrapper class."""
+    ui_path = REPO / module / "Resources" / "UI" / f"{module}.ui"
+    bound = set()
+    for prop in ElementTree.parse(ui_path).getroot().iter("property"):
+        if prop.get("name") == "SlicerParameterName":
+            bound.add(prop.find("string").text)
+    tree = ast.parse((REPO / module / f"{module}.py").read_text(encoding="utf-8"))
+    fields = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == f"{module}ParameterNode":
+            fields = {item.target.id for item in node.body if isinstance(item, ast.AnnAssign)}
+    assert fields, f"{module}ParameterNode not found"
+    assert bound <= fields, f"unbound parameter names: {sorted(bound - fields)}"
+
+
+def test_core_does_not_import_slicer_vtk_or_qt():
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in ("slicer", "vtk", "vtkmodules", "qt", "ctk", "ragaliv_mrml"):
+                    offenders.append(f"{path.relative_to(REPO)}: {name}")
+    assert not offenders, offenders
+
+
+def test_core_has_no_pep604_unions_or_match_statements():
+    """Slicer 5.8 runs Python 3.9: no `X | None` annotations evaluated at run time, no `match`."""
+    offenders = []
+    roots = [CORE, REPO / "RagalivExtension" / "ragaliv_mrml", *(REPO / module for module in MODULES)]
+    for root in roots:
+        for path in root.rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if type(node).__name__ == "Match":
+                    offenders.append(f"{path.name}:{node.lineno} match")
+                annotation = getattr(node, "annotation", None) or getattr(node, "returns", None)
+                if annotation is not None and any(
+                    isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitOr) for part in ast.walk(annotation)
+                ):
+                    offenders.append(f"{path.name}:{node.lineno} X | Y annotation")
+    assert not offenders, offenders
+
+
+def test_cli_starts_without_importing_slicer_or_heavy_modules():
+    heavy = "('slicer', 'vtk', 'scipy', 'SimpleITK')"
+    code = f"import sys, ragaliv.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
