@@ -132,12 +132,14 @@ def command_ratio(args: argparse.Namespace) -> int:
     if problem:
         raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "
                                 "both PETs (same frame of reference), or draw it again.")
-    inputs = {"ia": args.ia, "iv": args.iv, "segmentation": args.segmentation}
+    inputs = {"ia": {"path": args.ia, "series_instance_uid": ia.series_instance_uid},
+              "iv": {"path": args.iv, "series_instance_uid": iv.series_instance_uid},
+              "segmentation": args.segmentation}
     if args.labels:
         inputs["labels"] = args.labels
     if args.reference:
         inputs["reference"] = args.reference
-    paths = write_ratio_outputs(analysis, args.output, inputs, vars(args))
+    paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot)
     summary = analysis.summary
     print(summary.decision_text)
     print(f"Rule: {summary.settings.rule_text()}")
@@ -206,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     ratio.add_argument("--threshold", type=_positive, default=3.0, help="eligibility threshold (default 3.0)")
     ratio.add_argument("--normalization", default="bw", choices=("bw", "lbm", "lbm-james", "bsa", "ibw"))
     ratio.add_argument("-o", "--output", required=True, help="output folder")
+    ratio.add_argument("--plot", action="store_true", help="also write lesion_ratios.png (bar chart)")
     _add_suv_overrides(ratio, "ia-", "IA")
     _add_suv_overrides(ratio, "iv-", "IV")
     ratio.set_defaults(handler=command_ratio)

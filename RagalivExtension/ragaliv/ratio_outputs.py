@@ -13,7 +13,7 @@ PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_k
 
 
 def write_ratio_outputs(
-    analysis: RatioAnalysis, directory: str, inputs: dict[str, str], parameters: dict[str, Any]
+    analysis: RatioAnalysis, directory: str, inputs: dict[str, Any], parameters: dict[str, Any], plot: bool = True
 ) -> dict[str, str]:
     os.makedirs(directory, exist_ok=True)
     paths = {
@@ -22,13 +22,14 @@ def write_ratio_outputs(
     }
     write_csv(paths["ratios"], [key for key, _, _ in RATIO_COLUMNS], [row_values(row) for row in analysis.rows])
     write_json(paths["summary"], summary_dict(analysis))
-    try:
-        from .plots import plot_lesion_ratios
+    if plot:
+        try:
+            from .plots import plot_lesion_ratios  # matplotlib: optional, and slow to import
 
-        paths["plot"] = os.path.join(directory, "lesion_ratios.png")
-        plot_lesion_ratios(analysis, paths["plot"])
-    except ImportError:  # matplotlib is optional (absent inside Slicer unless installed)
-        paths.pop("plot", None)
+            paths["plot"] = os.path.join(directory, "lesion_ratios.png")
+            plot_lesion_ratios(analysis, paths["plot"])
+        except ImportError:  # absent inside Slicer unless installed
+            paths.pop("plot", None)
     used = {key: parameters.get(key) for key in PARAMETER_KEYS if key in parameters}
     used = {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in used.items()}
     paths["provenance"] = write_provenance(directory, inputs, used, paths.values())

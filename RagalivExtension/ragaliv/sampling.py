@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from scipy import ndimage
 
 from .geometry import Geometry, SegmentMask
 
@@ -167,6 +166,8 @@ def segment_weights(
     touched = np.zeros(box_shape_kji, dtype=bool)
     local = pushed_ijk[in_grid] - low
     touched[local[:, 2], local[:, 1], local[:, 0]] = True
+
+    from scipy import ndimage  # only oblique grids need it; keeps the CLI start fast
 
     structure = np.ones((3, 3, 3), dtype=bool)
     interior = ndimage.binary_erosion(centre_inside, structure, border_value=0)

@@ -248,3 +248,32 @@ def test_list_series_groups_and_skips_non_dicom(tmp_path):
 def test_missing_path_is_an_input_error(tmp_path):
     with pytest.raises(RagalivInputError, match="not found"):
         list_series(str(tmp_path / "nowhere"))
+
+
+def test_direct_pixel_read_equals_pydicom(tmp_path):
+    """The fast path (pixels read from the offset found during the header pass) matches pydicom."""
+    import datetime
+
+    import pydicom
+    from ragaliv.geometry import Geometry, Volume
+    from ragaliv.io.dicom_series import _read_pixels, list_series
+    from ragaliv.phantom.dicom_writer import write_slices
+
+    geometry = Geometry.from_spacing((3, 5, 4), (2.0, 2.0, 3.0), (0.0, 0.0, 0.0))
+    values = np.arange(60, dtype=float).reshape(3, 5, 4) * 37.5 - 400.0
+    when = datetime.datetime(2026, 1, 1, 10, 0, 0)
+    patient = {"name": "A", "id": "1", "birth_date": "", "sex": "O", "weight_kg": 70.0, "height_cm": 170.0}
+    study = {"uid": "1.2.3.4", "id": "1", "time": when, "description": "", "accession": ""}
+    for modality in ("PT", "CT", "MR"):
+        series = {"uid": f"1.2.3.5.{len(modality)}{ord(modality[0])}", "number": 1, "time": when, "modality": modality,
+                  "description": modality, "frame_of_reference": "1.2.3.6"}
+        pet = {"radiopharmaceutical": "x", "injection_time": when, "injected_bq": 1e8, "half_life_s": 6586.2}
+        folder = tmp_path / modality
+        write_slices(Volume(np.abs(values) if modality == "MR" else values, geometry), str(folder), modality,
+                     patient, study, series, pet)
+        (found,) = list_series(str(folder))
+        for path, header, offset in zip(found.files, found.headers, found.pixel_offsets):
+            assert offset is not None
+            fast = _read_pixels(path, header, offset)
+            reference = pydicom.dcmread(path).pixel_array
+            assert fast.dtype == reference.dtype and np.array_equal(fast, reference), (modality, path)

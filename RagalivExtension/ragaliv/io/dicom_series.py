@@ -53,6 +53,7 @@ class DicomSeries:
     series_description: str
     files: list[str] = field(default_factory=list)
     headers: list[Dataset] = field(default_factory=list)
+    pixel_offsets: list[Optional[int]] = field(default_factory=list)  # byte offset of (7FE0,0010), if known
 
     def describe(self) -> str:
         """``CT 'Abdomen' (120 files)`` - how a user recognises the series."""
@@ -82,18 +83,21 @@ def _candidate_files(path: PathInput) -> list[str]:
     return files
 
 
-def _read_header(path: str) -> Optional[Dataset]:
-    """Header of a DICOM file, or None for anything that is not a DICOM image (DICOMDIR, .txt ...)."""
+def _read_header(path: str) -> tuple[Optional[Dataset], Optional[int]]:
+    """Header of a DICOM file and the byte offset where its pixel data element starts (reading stops
+    there), or (None, None) for anything that is not a DICOM image (DICOMDIR, .txt ...)."""
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=False)
+        with open(path, "rb") as stream:
+            dataset = pydicom.dcmread(stream, stop_before_pixels=True, force=False)
+            offset = stream.tell()
     except Exception:  # not DICOM, or too broken to be one of ours: skip it like any other stray file
-        return None
+        return None, None
     sop_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
     if sop_class == _DICOMDIR_SOP_CLASS_UID or "DirectoryRecordSequence" in dataset:
-        return None
+        return None, None
     if not str(dataset.get("SeriesInstanceUID", "") or ""):
-        return None
-    return dataset
+        return None, None
+    return dataset, offset
 
 
 def list_series(path: PathInput) -> list[DicomSeries]:
@@ -103,7 +107,7 @@ def list_series(path: PathInput) -> list[DicomSeries]:
     """
     by_uid: dict[str, DicomSeries] = {}
     for file_path in _candidate_files(path):
-        dataset = _read_header(file_path)
+        dataset, pixel_offset = _read_header(file_path)
         if dataset is None:
             continue
         uid = str(dataset.SeriesInstanceUID)
@@ -117,6 +121,7 @@ def list_series(path: PathInput) -> list[DicomSeries]:
             by_uid[uid] = series
         series.files.append(file_path)
         series.headers.append(dataset)
+        series.pixel_offsets.append(pixel_offset)
     return list(by_uid.values())
 
 
@@ -395,7 +400,50 @@ def _pixel_unit(header: Dataset, modality: str) -> str:
     return _UNIT_BY_MODALITY.get(modality, "")
 
 
-def _read_pixels(file_path: str) -> np.ndarray:
+_UNCOMPRESSED_LITTLE_ENDIAN = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # UID -> explicit VR
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+
+
+def _read_raw_pixels(file_path: str, header: Dataset, offset: Optional[int]) -> Optional[np.ndarray]:
+    """Native little-endian pixel data read straight from its byte offset (no second parse of the
+    header: about twice as fast on a PET series). None when this fast path does not apply."""
+    meta = getattr(header, "file_meta", None)
+    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
+    explicit = _UNCOMPRESSED_LITTLE_ENDIAN.get(syntax)
+    bits = int(_float(header, "BitsAllocated", 0.0))
+    signed = int(_float(header, "PixelRepresentation", 0.0)) == 1
+    stored = int(_float(header, "BitsStored", float(bits)))
+    single_channel = int(_float(header, "SamplesPerPixel", 1.0)) == 1
+    if offset is None or explicit is None or bits not in (8, 16, 32) or not single_channel:
+        return None
+    if signed and stored != bits:
+        return None  # needs sign extension: leave it to pydicom
+    with open(file_path, "rb") as stream:
+        stream.seek(offset)
+        element = stream.read(12 if explicit else 8)
+        if len(element) < 8 or element[:4] != _PIXEL_DATA_TAG:
+            return None
+        length = int.from_bytes(element[8:12] if explicit else element[4:8], "little")
+        if explicit and element[4:6] not in (b"OW", b"OB"):
+            return None
+        if length == 0xFFFFFFFF:
+            return None  # encapsulated (compressed)
+        data = stream.read(length)
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    rows, columns = int(_float(header, "Rows", 0.0)), int(_float(header, "Columns", 0.0))
+    frames = int(_float(header, "NumberOfFrames", 1.0))
+    expected = rows * columns * frames
+    pixels = np.frombuffer(data, dtype=dtype, count=min(expected, len(data) // dtype.itemsize))
+    if pixels.size != expected:
+        return None
+    return pixels.reshape((frames, rows, columns) if frames > 1 else (rows, columns))
+
+
+def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optional[int] = None) -> np.ndarray:
+    if header is not None:
+        fast = _read_raw_pixels(file_path, header, offset)
+        if fast is not None:
+            return fast
     try:
         dataset = pydicom.dcmread(file_path, force=False)
     except (InvalidDicomError, OSError, EOFError, ValueError) as error:
@@ -439,11 +487,13 @@ def load_volume(series: DicomSeries) -> Volume:
     geometry = Geometry((len(planes), first.rows, first.columns), matrix)
 
     array = np.empty(geometry.shape_kji, dtype=np.float64)
+    file_header = {path: (header, offset) for path, header, offset in
+                   zip(series.files, series.headers, series.pixel_offsets or [None] * len(series.files))}
     cache: dict[str, np.ndarray] = {}
     for k, plane in enumerate(planes):
         pixels = cache.get(plane.file)
         if pixels is None:
-            pixels = _read_pixels(plane.file)
+            pixels = _read_pixels(plane.file, *file_header.get(plane.file, (None, None)))
             if plane.frame is not None:
                 cache = {plane.file: pixels}  # keep only the current multi-frame file in memory
         if plane.frame is not None:
@@ -456,7 +506,10 @@ def load_volume(series: DicomSeries) -> Volume:
                 f"Rows x Columns {plane.rows}x{plane.columns} (colour or corrupt image?).",
                 "Give a greyscale image series.",
             )
-        array[k] = frame.astype(np.float64) * plane.slope + plane.intercept
+        array[k] = frame
+    # Rescale per slice (slopes differ between slices in real PET), in one vectorised step.
+    array *= np.array([plane.slope for plane in planes])[:, np.newaxis, np.newaxis]
+    array += np.array([plane.intercept for plane in planes])[:, np.newaxis, np.newaxis]
 
     metadata: dict[str, Any] = {
         "series_instance_uid": series.series_instance_uid,

@@ -44,24 +44,36 @@ def _read_seg_nrrd(path: str) -> list[SegmentMask]:
     layers = voxels if voxels.ndim == 4 else voxels[np.newaxis]
     size_i, size_j, size_k = layers.shape[1:]
     geometry = Geometry((size_k, size_j, size_i), segmentation["ijkToLPS"])
+    boxes = [_label_boxes(np.transpose(layer, (2, 1, 0))) for layer in layers]  # views in [k, j, i] order
     segments = []
     for info in segmentation.get("segments", []):
-        layer = layers[int(info.get("layer", 0))]
-        mask_ijk = layer == int(info.get("labelValue", 1))
-        mask_kji = np.ascontiguousarray(np.transpose(mask_ijk, (2, 1, 0)))
+        layer_index, label = int(info.get("layer", 0)), int(info.get("labelValue", 1))
+        name = info.get("name", info.get("id", ""))
         color = tuple(float(c) for c in info.get("color", (1.0, 1.0, 0.0)))
-        segments.append(
-            SegmentMask.from_full_mask(
-                info.get("name", info.get("id", "")),
-                mask_kji,
-                geometry,
-                segment_id=info.get("id", ""),
-                color_rgb=color,
-            )
-        )
+        box = boxes[layer_index].get(label)
+        if box is None:
+            mask, sub = np.zeros((1, 1, 1), bool), geometry.sub_grid(0, 1, 0, 1, 0, 1)
+        else:
+            (k0, k1), (j0, j1), (i0, i1) = box
+            crop = np.transpose(layers[layer_index], (2, 1, 0))[k0:k1, j0:j1, i0:i1]
+            mask, sub = np.ascontiguousarray(crop == label), geometry.sub_grid(k0, k1, j0, j1, i0, i1)
+        segments.append(SegmentMask(name, mask, sub, segment_id=info.get("id", ""), color_rgb=color))
     if not segments:
         raise RagalivInputError(f"Segmentation {path} contains no segments.")
     return segments
+
+
+def _label_boxes(labels_kji: np.ndarray) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Bounding box (half-open, k/j/i) of every non-zero label, in one pass over the voxels."""
+    k, j, i = np.nonzero(labels_kji)
+    values = labels_kji[k, j, i]
+    boxes = {}
+    for label in np.unique(values):
+        chosen = values == label
+        boxes[int(label)] = tuple(
+            (int(axis[chosen].min()), int(axis[chosen].max()) + 1) for axis in (k, j, i)
+        )
+    return boxes
 
 
 def read_labels_csv(path: str) -> dict[int, str]:

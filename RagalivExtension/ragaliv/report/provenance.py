@@ -45,6 +45,10 @@ def _dicom_uids(paths: Iterable[str]) -> dict[str, int]:
 def describe_input(path) -> dict[str, Any]:
     """A file: its SHA-256. A folder or a list of files (a DICOM series from Slicer's database): SHA-256
     over (name, file hash) pairs and the DICOM SeriesInstanceUIDs found."""
+    if isinstance(path, dict):  # already identified by the caller: {"path": ..., "series_instance_uid": ...}
+        described = describe_input(path["path"]) if "series_instance_uid" not in path else _hash_only(path["path"])
+        described.update({key: value for key, value in path.items() if key != "path"})
+        return described
     if isinstance(path, (list, tuple)):
         files = sorted(os.path.abspath(item) for item in path)
         digest = hashlib.sha256()
@@ -70,6 +74,26 @@ def describe_input(path) -> dict[str, Any]:
         "sha256": digest.hexdigest(),
         "series_instance_uids": _dicom_uids(files),
     }
+
+
+def _hash_only(path) -> dict[str, Any]:
+    """Hash of a file, folder or file list without reading DICOM headers (the caller knows the UIDs)."""
+    if isinstance(path, (list, tuple)):
+        files = sorted(os.path.abspath(item) for item in path)
+        base = None
+    elif os.path.isdir(path):
+        base = os.path.abspath(path)
+        files = sorted(os.path.join(root, name) for root, _, names in os.walk(base) for name in names)
+    else:
+        return {"path": os.path.abspath(path), "sha256": file_sha256(path)}
+    digest = hashlib.sha256()
+    for file_path in files:
+        digest.update((os.path.relpath(file_path, base) if base else os.path.basename(file_path)).encode("utf-8"))
+        digest.update(file_sha256(file_path).encode("ascii"))
+    described = {"files": len(files), "sha256": digest.hexdigest()}
+    if base:
+        described["path"] = base
+    return described
 
 
 def software_versions() -> dict[str, str]:

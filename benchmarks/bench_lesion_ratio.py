@@ -1,0 +1,209 @@
+"""Lesion-ratio performance on a realistic case, side by side with a SimpleITK baseline.
+
+Case: two whole-body PETs of 192 x 192 x 300 voxels at 4 mm (IA and IV, different grids), a segmentation
+on a 1.5 mm MRI grid with the 11 segments of the synthetic patient.
+
+Figures (median of several runs):
+  (a) the full ratio table: both PETs, every segment resampled into each PET grid with partial-voxel
+      weights, SUVmax/mean/peak;
+  (b) the live update after one segment is edited through MRML (slicer-core), table node rewritten;
+  (c) baseline: SimpleITK LabelIntensityStatisticsImageFilter on the same masks, already resampled into
+      each PET grid (labels where the weight is at least 1/2), run on both PETs; no SUVpeak.
+  (d) whole processes: `ragaliv ratio` on DICOM vs a bare SimpleITK script reading the same DICOM and
+      segmentation and computing label statistics.
+
+Run: .venv/bin/python benchmarks/bench_lesion_ratio.py [--repeat N] [--skip-process]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import SimpleITK as sitk
+from ragaliv.geometry import Geometry, Volume
+from ragaliv.io.segmentation import write_seg_nrrd
+from ragaliv.lesion_placement import sphere_segment
+from ragaliv.lesion_ratio import analyse
+from ragaliv.phantom.anatomy import build_anatomy, label_map, tissue_names
+from ragaliv.phantom.patient import build_segments
+from ragaliv.phantom.tissues import PET_SUV_IV, ia_iv_ratio
+from ragaliv.sampling import segment_weights
+
+PET_SHAPE = (300, 192, 192)
+IA_GRID = Geometry.from_spacing(PET_SHAPE, (4.0, 4.0, 4.0), (-382.0, -382.0, -750.0))
+IV_GRID = Geometry.from_spacing(PET_SHAPE, (4.0, 4.0, 4.0), (-383.7, -381.1, -748.3))
+SEGMENTATION_GRID = Geometry.from_spacing((200, 256, 256), (1.5, 1.5, 1.5), (-191.25, -191.25, -150.0))
+
+BARE_SITK_SCRIPT = r'''
+import sys
+import SimpleITK as sitk
+ia_dir, iv_dir, labels_path = sys.argv[1:4]
+def read(folder):
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder))
+    return reader.Execute()
+labels = sitk.ReadImage(labels_path)
+for folder in (ia_dir, iv_dir):
+    pet = read(folder)
+    resampled = sitk.Resample(labels, pet, sitk.Transform(), sitk.sitkNearestNeighbor, 0, labels.GetPixelID())
+    stats = sitk.LabelIntensityStatisticsImageFilter()
+    stats.Execute(resampled, pet)
+    print([(label, stats.GetMean(label), stats.GetMaximum(label)) for label in stats.GetLabels()][:2])
+'''
+
+
+def median_seconds(function, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def build_case():
+    anatomy = build_anatomy()
+    names = tissue_names(anatomy)
+    volumes = {}
+    for role, grid in (("IA", IA_GRID), ("IV", IV_GRID)):
+        labels = label_map(anatomy, grid, uptake=True)
+        lut = np.array([PET_SUV_IV[n] * (ia_iv_ratio(n) if role == "IA" else 1.0) for n in names], np.float32)
+        volumes[role] = Volume(lut[labels], grid, "g/mL")
+    segments = build_segments(anatomy, SEGMENTATION_GRID)
+    return anatomy, segments, volumes["IA"], volumes["IV"]
+
+
+def baseline_label_images(segments, grid):
+    labels = np.zeros(grid.shape_kji, np.uint16)
+    for index, segment in enumerate(segments, start=1):
+        weights = segment_weights(segment, grid)
+        labels.ravel()[weights.flat_index[weights.weight >= 0.5]] = index
+    return labels
+
+
+def to_sitk(array, grid):
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing([float(s) for s in grid.spacing_mm])
+    image.SetOrigin([float(o) for o in grid.origin_lps_mm])
+    return image
+
+
+def bench_in_process(repeat):
+    anatomy, segments, ia, iv = build_case()
+    full = median_seconds(lambda: analyse(segments, ia, iv), repeat)
+
+    label_images = {role: to_sitk(baseline_label_images(segments, volume.geometry), volume.geometry)
+                    for role, volume in (("IA", ia), ("IV", iv))}
+    pet_images = {role: to_sitk(volume.array, volume.geometry) for role, volume in (("IA", ia), ("IV", iv))}
+
+    def baseline():
+        for role in ("IA", "IV"):
+            stats = sitk.LabelIntensityStatisticsImageFilter()
+            stats.Execute(label_images[role], pet_images[role])
+
+    base = median_seconds(baseline, repeat)
+    live = bench_live_update(anatomy, segments, ia, iv, repeat)
+    return full, live, base
+
+
+def bench_live_update(anatomy, segments, ia, iv, repeat):
+    try:
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "RagalivLesionRatio"))
+        from ragaliv_mrml import nodes
+        from ragaliv_mrml.headless import create_scene
+        from RagalivLesionRatioLib import LesionRatioLogic
+    except ImportError as error:
+        print(f"(b) skipped: slicer-core not available ({error})")
+        return None
+    scene = create_scene()[0]
+    logic = LesionRatioLogic(scene)
+    parameters = logic.parameters()
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    for segment in segments:
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    parameters.set_node("iaPetVolume", nodes.add_volume_node(scene, ia, "IA"))
+    parameters.set_node("ivPetVolume", nodes.add_volume_node(scene, iv, "IV"))
+    logic.update(parameters)
+    lesion = anatomy.lesions[1]
+    segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName(lesion.name)
+    times = []
+    for step in range(1, repeat + 1):  # step 0 would re-write the same mask (no change, no recompute)
+        edited = sphere_segment(lesion.name, np.array(lesion.centre_mm) + np.array([step % 3, 0.0, 0.0]),
+                                lesion.diameter_mm - 2.0 * (step % 2), SEGMENTATION_GRID)
+        nodes.set_segment_mask(segmentation, segment_id, edited)
+        start = time.perf_counter()
+        logic.update(parameters)
+        times.append(time.perf_counter() - start)
+        assert logic.last_update.recomputed_segments == [lesion.name], logic.last_update.recomputed_segments
+    return statistics.median(times)
+
+
+def bench_processes(repeat):
+    from ragaliv.phantom.dicom_writer import write_slices
+    from ragaliv.phantom.patient import build_patient
+
+    patient = build_patient(0)
+    folder = tempfile.mkdtemp(prefix="ragaliv-bench-")
+    info = {"name": "BENCH", "id": "B1", "birth_date": "19600101", "sex": "M", "weight_kg": 78.0,
+            "height_cm": 176.0}
+    paths = {}
+    for scan in (patient.ia, patient.iv):
+        key = scan.role.lower()
+        number = 1 if key == "ia" else 2
+        study = {"uid": f"1.2.3.{number}.1", "id": "1", "time": scan.scan_time, "description": "bench", "accession": "1"}
+        series = {"uid": f"1.2.3.{number}.2", "number": 1, "time": scan.scan_time, "modality": "PT",
+                  "description": key, "frame_of_reference": "1.2.3.9"}
+        pet = {"radiopharmaceutical": "68Ga-DOTATATE", "injection_time": scan.injection_time,
+               "injected_bq": scan.injected_mbq * 1e6, "half_life_s": scan.half_life_s}
+        paths[key] = os.path.join(folder, key)
+        write_slices(scan.activity, paths[key], "PT", info, study, series, pet)
+    seg_path = os.path.join(folder, "segmentation.seg.nrrd")
+    write_seg_nrrd(seg_path, patient.segments, patient.mri.geometry)
+    labels = np.zeros(patient.mri.geometry.shape_kji, np.uint16)
+    from ragaliv.io.segmentation import paste_into
+
+    for index, segment in enumerate(patient.segments, start=1):
+        labels[paste_into(segment, patient.mri.geometry)] = index
+    labels_path = os.path.join(folder, "labels.nrrd")
+    sitk.WriteImage(to_sitk(labels, patient.mri.geometry), labels_path)
+    script = os.path.join(folder, "bare_sitk.py")
+    with open(script, "w", encoding="utf-8") as stream:
+        stream.write(BARE_SITK_SCRIPT)
+    ragaliv = [sys.executable, "-m", "ragaliv.cli", "ratio", "--ia", paths["ia"], "--iv", paths["iv"],
+               "--segmentation", seg_path, "-o", os.path.join(folder, "out")]
+    bare = [sys.executable, script, paths["ia"], paths["iv"], labels_path]
+
+    def run(command):
+        subprocess.run(command, check=True, capture_output=True)
+
+    return median_seconds(lambda: run(ragaliv), repeat), median_seconds(lambda: run(bare), repeat)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-process", action="store_true")
+    args = parser.parse_args()
+    full, live, base = bench_in_process(args.repeat)
+    print("Lesion-ratio benchmark: PETs 192x192x300 @ 4 mm (x2), segmentation 256x256x200 @ 1.5 mm, 11 segments")
+    print(f"  (a) full table, both PETs, incl. resampling and SUVpeak ....... {1000 * full:8.1f} ms")
+    if live is not None:
+        print(f"  (b) live update after one MRML segment edit .................. {1000 * live:8.1f} ms")
+    print(f"  (c) SimpleITK LabelIntensityStatistics, same masks, both PETs . {1000 * base:8.1f} ms")
+    print(f"      (a)/(c) = {full / base:.2f}")
+    if not args.skip_process:
+        ours, bare = bench_processes(max(3, args.repeat // 2))
+        print("  (d) whole process on the synthetic patient's DICOM (2 PETs + .seg.nrrd):")
+        print(f"      ragaliv ratio ......................................... {ours:8.2f} s")
+        print(f"      bare SimpleITK read + label statistics ................. {bare:8.2f} s")
+        print(f"      ratio = {ours / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()
