@@ -156,7 +156,8 @@ def bench_processes(repeat):
     for scan in (patient.ia, patient.iv):
         key = scan.role.lower()
         number = 1 if key == "ia" else 2
-        study = {"uid": f"1.2.3.{number}.1", "id": "1", "time": scan.scan_time, "description": "bench", "accession": "1"}
+        study = {"uid": f"1.2.3.{number}.1", "id": "1", "time": scan.scan_time, "description": "bench",
+                 "accession": "1"}
         series = {"uid": f"1.2.3.{number}.2", "number": 1, "time": scan.scan_time, "modality": "PT",
                   "description": key, "frame_of_reference": "1.2.3.9"}
         pet = {"radiopharmaceutical": "68Ga-DOTATATE", "injection_time": scan.injection_time,
