@@ -108,8 +108,9 @@ def _convolve_same(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     would add half a second to the start of the command line)."""
     shape = [v + k - 1 for v, k in zip(values.shape, kernel.shape)]
     fast = [_fast_fft_length(n) for n in shape]
-    spectrum = np.fft.rfftn(values, fast) * np.fft.rfftn(kernel, fast)
-    full = np.fft.irfftn(spectrum, fast)
+    axes = tuple(range(values.ndim))
+    spectrum = np.fft.rfftn(values, fast, axes=axes) * np.fft.rfftn(kernel, fast, axes=axes)
+    full = np.fft.irfftn(spectrum, fast, axes=axes)
     start = [k // 2 for k in kernel.shape]
     return full[tuple(slice(s, s + n) for s, n in zip(start, values.shape))]
 
