@@ -1,0 +1,127 @@
+"""Mean absorbed dose of one VOI, with the method chosen by the VOI's role (from its name).
+
+=====================================  ==========================================================
+role (``ragaliv.ratio.role_of``)       primary method (LED always reported beside it)
+=====================================  ==========================================================
+lesion, extrahepatic                   sphere model (total S of a soft-tissue sphere of the VOI mass)
+kidney, healthy liver ("Liver" too),   organ self S with linear mass scaling (red marrow S for
+spleen, bone marrow                    "Bone marrow"); kidneys also BED (LQ, α/β 2.6 Gy, T_rep 2.8 h)
+other                                  local energy deposition (LED)
+=====================================  ==========================================================
+
+Uncertainty: GUM quadrature of the TIA relative uncertainty (fit covariance and calibration, from
+:func:`ragaliv.kinetics.fit_tac`) and the mass relative uncertainty (:mod:`ragaliv.spect.mass`).
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..dosimetry import (
+    BedResult,
+    DoseResult,
+    kidney_bed_result,
+    led_dose_result,
+    organ_dose_result,
+    sphere_dose_result,
+)
+from ..errors import RagalivInputError
+from ..ratio import role_of
+
+ORGAN_BY_ROLE = {"kidney": "kidney", "healthy_liver": "liver", "spleen": "spleen", "bone_marrow": "red_marrow"}
+_PLAIN_LIVER = re.compile(r"^\s*liver\b", re.IGNORECASE)
+METHOD_SPHERE = "sphere"
+METHOD_ORGAN_S = "organ_s"
+METHOD_LED = "led"
+
+
+def organ_for(region: str) -> Optional[str]:
+    """Organ S-value key for a VOI name ("Kidney left" → kidney, "Healthy liver"/"Liver" → liver ...)."""
+    organ = ORGAN_BY_ROLE.get(role_of(region))
+    if organ is None and _PLAIN_LIVER.search(region):
+        organ = "liver"
+    return organ
+
+
+def primary_method_for(region: str) -> str:
+    role = role_of(region)
+    if role in ("lesion", "extrahepatic"):
+        return METHOD_SPHERE
+    if organ_for(region) is not None:
+        return METHOD_ORGAN_S
+    return METHOD_LED
+
+
+@dataclass
+class RegionDose:
+    """Primary dose (method by role), the LED dose beside it, and the kidney BED."""
+
+    region: str
+    role: str
+    method_key: str
+    primary: DoseResult
+    led: DoseResult
+    bed: Optional[BedResult] = None
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "role": self.role,
+            "method_key": self.method_key,
+            "primary": self.primary.to_dict(),
+            "led": self.led.to_dict(),
+            "bed": None if self.bed is None else self.bed.to_dict(),
+            "flags": list(self.flags),
+        }
+
+
+def region_dose(
+    region: str,
+    tia_mbq_h: float,
+    tia_rel_uncertainty: Optional[float],
+    mass_g: float,
+    mass_rel_uncertainty: Optional[float],
+    administered_mbq: float,
+    effective_half_life_h: Optional[float] = None,
+    model: str = "",
+) -> RegionDose:
+    """Dose of one VOI (see the module table); every result states its method and data source."""
+    flags: list[str] = []
+    common = {
+        "administered_activity_mbq": administered_mbq,
+        "tia_rel_uncertainty": tia_rel_uncertainty,
+        "mass_rel_uncertainty": mass_rel_uncertainty,
+    }
+    led = led_dose_result(region, tia_mbq_h, mass_g, **common)
+    method_key = primary_method_for(region)
+    primary = led
+    if method_key == METHOD_SPHERE:
+        try:
+            primary = sphere_dose_result(region, tia_mbq_h, mass_g, **common)
+            if primary.method.startswith(led.method):
+                method_key = METHOD_LED
+        except RagalivInputError as error:
+            method_key = METHOD_LED
+            flags.append(f"sphere model not applicable ({error.message}); LED reported")
+    elif method_key == METHOD_ORGAN_S:
+        organ = organ_for(region)
+        primary = organ_dose_result(region, organ, tia_mbq_h, mass_g, **common)
+    if tia_rel_uncertainty is None:
+        flags.append("dose uncertainty unknown (the TIA has no uncertainty)")
+    bed = None
+    if role_of(region) == "kidney":
+        if effective_half_life_h is None:
+            flags.append("BED not computed: no effective half-life")
+        else:
+            try:
+                bed = kidney_bed_result(region, primary.dose_gy, effective_half_life_h)
+            except RagalivInputError as error:
+                flags.append(f"BED not computed: {error.message}")
+            else:
+                if model and model != "mono":
+                    bed.warnings.append(
+                        f"BED formula assumes mono-exponential clearance; the terminal T_eff of the {model!r} "
+                        f"fit ({effective_half_life_h:.4g} h) was used"
+                    )
+    return RegionDose(region, role_of(region), method_key, primary, led, bed, flags)

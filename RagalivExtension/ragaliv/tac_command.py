@@ -1,0 +1,192 @@
+"""``ragaliv tac TACS.csv --administered-mbq A -o OUTDIR``: fit and integrate time-activity curves.
+
+Input CSV columns ``region,time_h,activity_mbq[,sigma_mbq]`` (activity as measured, not decay corrected;
+other columns are ignored). Without ``sigma_mbq`` the fits are unweighted least squares; ``stp`` uses the
+point nearest 96 h (Hänscheid). Outputs: ``tia.csv`` (first columns ``region,model,tia_mbq_h,tiac_h,
+tia_rel_uncertainty,effective_half_life_h``), ``tac_fits.json``, ``tac.png`` and ``provenance.json``.
+"""
+
+import csv
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import RagalivInputError
+from .results_io import write_csv, write_json
+
+REQUIRED_COLUMNS = ("region", "time_h", "activity_mbq")
+OPTIONAL_COLUMNS = ("sigma_mbq",)
+
+
+@dataclass
+class CsvTac:
+    """Points of one region as read (sorted by time), with the CSV line of each point."""
+
+    region: str
+    time_h: list[float] = field(default_factory=list)
+    activity_mbq: list[float] = field(default_factory=list)
+    sigma_mbq: list[Optional[float]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def sorted(self) -> "CsvTac":
+        order = sorted(range(len(self.time_h)), key=lambda i: self.time_h[i])
+        return CsvTac(
+            self.region,
+            [self.time_h[i] for i in order],
+            [self.activity_mbq[i] for i in order],
+            [self.sigma_mbq[i] for i in order],
+            [self.lines[i] for i in order],
+        )
+
+    def sigma(self, path: str) -> Optional[list[float]]:
+        given = [s is not None for s in self.sigma_mbq]
+        if not any(given):
+            return None
+        if not all(given):
+            missing = [line for line, ok in zip(self.lines, given) if not ok]
+            raise RagalivInputError(
+                f"{path}: region {self.region!r} has sigma_mbq on some rows but not on line(s) "
+                f"{', '.join(map(str, missing))}.",
+                "Give sigma_mbq for every point of a region, or for none (unweighted fit).",
+            )
+        return [float(s) for s in self.sigma_mbq]
+
+
+def _number(text: str, column: str, line: int, path: str, optional: bool = False) -> Optional[float]:
+    value = (text or "").strip()
+    if not value:
+        if optional:
+            return None
+        raise RagalivInputError(f"{path} line {line}: {column} is empty.", f"Give a number in column {column}.")
+    try:
+        number = float(value)
+    except ValueError:
+        raise RagalivInputError(
+            f"{path} line {line}: {column} {value!r} is not a number.",
+            "Use plain numbers with a decimal point (e.g. 12.5), no units.",
+        ) from None
+    if not math.isfinite(number):
+        raise RagalivInputError(f"{path} line {line}: {column} is {value}.", "Give a finite number.")
+    return number
+
+
+def read_tacs_csv(path: str) -> list[CsvTac]:
+    """Regions in order of first appearance; errors name the line and column."""
+    if not os.path.isfile(path):
+        raise RagalivInputError(f"TAC file not found: {path}", "Check the TACS.csv path.")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            rows = list(csv.reader(stream))
+    except UnicodeDecodeError:
+        raise RagalivInputError(f"{path} is not UTF-8 text.", "Save the CSV as UTF-8.") from None
+    except csv.Error as error:
+        raise RagalivInputError(f"{path} is not a valid CSV file: {error}.") from None
+    start = next((i for i, row in enumerate(rows) if row and "".join(row).strip()), None)
+    if start is None:
+        raise RagalivInputError(
+            f"{path} is empty.", "Write a header 'region,time_h,activity_mbq' and one row per point."
+        )
+    header = [name.strip().lower() for name in rows[start]]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise RagalivInputError(
+            f"{path}: missing column(s) {', '.join(missing)} in the header (line {start + 1}: "
+            f"{','.join(rows[start])}).",
+            "The header must name region,time_h,activity_mbq (and optionally sigma_mbq).",
+        )
+    duplicated = sorted({name for name in header if name and header.count(name) > 1})
+    if duplicated:
+        raise RagalivInputError(f"{path}: column(s) {', '.join(duplicated)} appear twice in the header.")
+    index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+    regions: dict[str, CsvTac] = {}
+    for offset, row in enumerate(rows[start + 1 :], start=start + 2):
+        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
+            continue
+        if len(row) < len(header):
+            row = row + [""] * (len(header) - len(row))
+        elif len(row) > len(header):
+            raise RagalivInputError(
+                f"{path} line {offset}: {len(row)} fields but the header has {len(header)}.",
+                "Quote region names that contain commas.",
+            )
+        region = row[index["region"]].strip()
+        if not region:
+            raise RagalivInputError(f"{path} line {offset}: region is empty.", "Name the region of every point.")
+        time_h = _number(row[index["time_h"]], "time_h", offset, path)
+        activity = _number(row[index["activity_mbq"]], "activity_mbq", offset, path)
+        sigma = None
+        if "sigma_mbq" in index:
+            sigma = _number(row[index["sigma_mbq"]], "sigma_mbq", offset, path, optional=True)
+        tac = regions.setdefault(region, CsvTac(region))
+        if time_h in tac.time_h:
+            first = tac.lines[tac.time_h.index(time_h)]
+            raise RagalivInputError(
+                f"{path} line {offset}: region {region!r} has time {time_h:g} h twice (lines {first} and {offset}).",
+                "Remove the duplicate point.",
+            )
+        tac.time_h.append(time_h)
+        tac.activity_mbq.append(activity)
+        tac.sigma_mbq.append(sigma)
+        tac.lines.append(offset)
+    if not regions:
+        raise RagalivInputError(f"{path} has a header but no data rows.", "Add one row per region and time point.")
+    return [tac.sorted() for tac in regions.values()]
+
+
+def run_tac(args) -> int:
+    from .kinetics import fit_tac
+    from .plots import plot_time_activity
+    from .report.provenance import write_provenance
+    from .spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
+
+    calibration = args.calibration_uncertainty
+    if not math.isfinite(calibration) or not 0.0 <= calibration < 1.0:
+        raise RagalivInputError(
+            f"--calibration-uncertainty {calibration!r} must be a fraction in [0, 1).",
+            "Give the relative standard uncertainty, e.g. 0.05 for 5 %.",
+        )
+    tacs = read_tacs_csv(args.tacs)
+    fits = []
+    for tac in tacs:
+        try:
+            fit = fit_tac(tac.time_h, tac.activity_mbq, tac.sigma(args.tacs), model=args.model,
+                          calibration_rel_uncertainty=calibration, region=tac.region)
+        except RagalivInputError as error:
+            lines = ", ".join(map(str, tac.lines))
+            raise RagalivInputError(f"{args.tacs}: region {tac.region!r} (lines {lines}): {error.message}",
+                                    error.hint) from None
+        fits.append(fit)
+
+    output = args.output
+    os.makedirs(output, exist_ok=True)
+    paths = {
+        "tia": os.path.join(output, "tia.csv"),
+        "fits": os.path.join(output, "tac_fits.json"),
+        "plot": os.path.join(output, "tac.png"),
+    }
+    administered = args.administered_mbq
+    write_csv(paths["tia"], TIA_COLUMNS, [tia_row(fit.region, fit, administered) for fit in fits])
+    write_json(paths["fits"], {
+        "administered_mbq": administered,
+        "model_requested": args.model,
+        "calibration_rel_uncertainty": calibration,
+        "weighting": {tac.region: ("weighted (sigma_mbq)" if tac.sigma(args.tacs) else "unweighted")
+                      for tac in tacs},
+        "regions": {fit.region: fit_details(fit, administered) for fit in fits},
+    })
+    plot_time_activity([plot_curve(fit.region, fit.time_h, fit.measured_activity_mbq, fit) for fit in fits],
+                       paths["plot"], "Time-activity curves (not decay corrected)")
+    parameters = {"administered_mbq": administered, "model": args.model, "calibration_uncertainty": calibration}
+    paths["provenance"] = write_provenance(output, {"tacs": args.tacs}, parameters, list(paths.values()))
+
+    print(f"{'region':20s} {'model':13s} {'TIA (MBq·h)':>12s} {'TIAC (h)':>9s} {'u(TIA)':>7s} {'T_eff (h)':>9s}")
+    for fit in fits:
+        rel = "" if fit.tia_rel_uncertainty is None else f"{fit.tia_rel_uncertainty:.1%}"
+        print(f"{fit.region:20s} {fit.model:13s} {fit.tia_mbq_h:12.5g} {fit.tia_mbq_h / administered:9.4g} "
+              f"{rel:>7s} {fit.effective_half_life_h:9.4g}")
+        for flag in fit.flags:
+            print(f"warning: {fit.region}: {flag}", file=sys.stderr)
+    print(f"Results: {', '.join(paths.values())}")
+    return 0
