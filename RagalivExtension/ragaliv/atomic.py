@@ -12,6 +12,15 @@ from collections.abc import Iterator
 from .io_suffix import split_suffix
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yield a temporary path with the same suffix as ``path``; rename it to ``path`` on success."""
@@ -20,6 +29,7 @@ def atomic_path(path: str) -> Iterator[str]:
     stem, suffix = split_suffix(os.path.basename(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{suffix}", dir=directory)
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get the usual permissions
     try:
         yield temporary
         os.replace(temporary, path)

@@ -29,6 +29,7 @@ ORGANS_AT_RISK = ("healthy_liver", "kidney", "spleen", "bone_marrow")
 _ROLE_PATTERNS = (
     ("lesion", re.compile(r"^\s*lesion\b", re.IGNORECASE)),
     ("healthy_liver", re.compile(r"\b(healthy|normal|background|reference)\s+liver\b", re.IGNORECASE)),
+    ("liver", re.compile(r"^\s*(whole\s+)?liver\s*$", re.IGNORECASE)),
     ("kidney", re.compile(r"\bkidney", re.IGNORECASE)),
     ("spleen", re.compile(r"\bspleen\b", re.IGNORECASE)),
     ("bone_marrow", re.compile(r"\bmarrow\b", re.IGNORECASE)),
@@ -37,7 +38,8 @@ _ROLE_PATTERNS = (
 
 
 def role_of(segment_name: str) -> str:
-    """Role from the segment name: lesion, healthy_liver, kidney, spleen, bone_marrow, extrahepatic, other."""
+    """Role from the segment name: lesion, healthy_liver, liver (whole organ), kidney, spleen, bone_marrow,
+    extrahepatic, other."""
     for role, pattern in _ROLE_PATTERNS:
         if pattern.search(segment_name):
             return role

@@ -70,18 +70,25 @@ def _organ_key(organ: str) -> str:
     return key
 
 
-def _organ_dose(organ: str, tia_mbq_h: float, mass_g: Optional[float]) -> tuple[float, list[str]]:
+def reference_mass_g(organ: str, one_of_pair: bool = False) -> float:
+    """Reference mass of the organ, or of one kidney (half the pair) when ``one_of_pair``."""
+    key = _organ_key(organ)
+    return ORGAN_REFERENCE_MASS_G[key] / (2.0 if one_of_pair and key == "kidney" else 1.0)
+
+
+def _organ_dose(
+    organ: str, tia_mbq_h: float, mass_g: Optional[float], one_of_pair: bool = False
+) -> tuple[float, list[str]]:
     key = _organ_key(organ)
     tia = non_negative_float(tia_mbq_h, "TIA (MBq·h)", "Give the time-integrated activity in MBq·h.")
     messages = []
     if mass_g is not None:
-        ratio = (
-            positive_float(mass_g, f"{key} mass (g)", "Give the organ mass in grams.")
-            / (ORGAN_REFERENCE_MASS_G[key])
-        )
+        reference = reference_mass_g(key, one_of_pair)
+        ratio = positive_float(mass_g, f"{key} mass (g)", "Give the organ mass in grams.") / reference
         if not 1.0 / _MASS_RATIO_WARNING <= ratio <= _MASS_RATIO_WARNING:
+            what = "one kidney" if one_of_pair and key == "kidney" else key
             messages.append(
-                f"{key} mass is {ratio:.2f}× the reference {ORGAN_REFERENCE_MASS_G[key]:g} g; linear mass "
+                f"{what} mass is {ratio:.2f}× the reference {reference:g} g; linear mass "
                 "scaling of the photon part is approximate beyond a factor 3."
             )
     dose_gy = tia * organ_self_s_mgy_per_mbq_h(key, mass_g) / 1000.0
@@ -97,9 +104,13 @@ def organ_dose_result(
     tia_rel_uncertainty: Optional[float] = None,
     mass_rel_uncertainty: Optional[float] = None,
     warnings: Sequence[str] = (),
+    one_of_pair: bool = False,
 ) -> DoseResult:
-    """:class:`DoseResult` of the organ-S method for ``region`` (e.g. "Kidney left") using ``organ`` S."""
-    dose_gy, messages = _organ_dose(organ, tia_mbq_h, mass_g)
+    """:class:`DoseResult` of the organ-S method for ``region`` (e.g. "Kidney left") using ``organ`` S.
+
+    ``one_of_pair``: the VOI is one kidney; its mass is compared with half the pair's reference mass (the
+    self-S scaling S_ref·m_ref/m is the same either way)."""
+    dose_gy, messages = _organ_dose(organ, tia_mbq_h, mass_g, one_of_pair)
     key = _organ_key(organ)
     mass = ORGAN_REFERENCE_MASS_G[key] if mass_g is None else mass_g
     if mass_g is None:

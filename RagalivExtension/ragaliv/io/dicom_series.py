@@ -395,7 +395,8 @@ def _sort_and_step(planes: list[_Plane]) -> tuple[list[_Plane], np.ndarray]:
 
 
 def _pixel_unit(header: Dataset, modality: str) -> str:
-    if modality == "PT":
+    if modality in ("PT", "NM") and str(header.get("Units", "") or "").strip():
+        # (0054,1001) Units: PET always; quantitative SPECT exports (e.g. Bq/mL) use it too.
         return _UNIT_BY_PET_UNITS.get(str(header.get("Units", "") or "").strip().upper(), "")
     return _UNIT_BY_MODALITY.get(modality, "")
 

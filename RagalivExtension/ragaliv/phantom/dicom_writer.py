@@ -238,11 +238,12 @@ def write_nm_tomo(
     ds.ActualFrameDuration = str(int(nm.get("frame_duration_ms", 20000)))
     ds.Units = "BQML"  # (0054,1001); quantitative SPECT in Bq/mL as vendors export it
     ds.RadiopharmaceuticalInformationSequence = Sequence([_radiopharmaceutical(nm)])
-    peak = float(np.abs(volume.array).max())
-    slope = peak / 32767.0 if peak > 0 else 1.0
+    # Activity is never negative: unsigned 16 bits give low-uptake tissue twice the resolution.
+    peak = float(np.max(volume.array))
+    slope = peak / 65535.0 if peak > 0 else 1.0
     ds.RescaleIntercept = "0"
     ds.RescaleSlope = f"{slope:.10g}"
-    stored = np.clip(np.rint(volume.array / float(ds.RescaleSlope)), -32768, 32767)
-    _image_pixel(ds, stored, signed=True)
+    stored = np.clip(np.rint(volume.array / float(ds.RescaleSlope)), 0, 65535)
+    _image_pixel(ds, stored, signed=False)
     save(ds, path)
     return path

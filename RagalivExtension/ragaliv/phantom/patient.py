@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..constants import GA68_HALF_LIFE_S, LU177_HALF_LIFE_H, SOFT_TISSUE_DENSITY_G_PER_ML
+from ..ct import hounsfield_to_density_g_per_ml
 from ..geometry import Geometry, SegmentMask, Volume
 from ..ratio import role_of
 from .anatomy import UPTAKE_MARGIN_MM, Anatomy, build_anatomy, label_map, tissue_names
@@ -34,16 +35,6 @@ IA_PET_GRID = Geometry.from_spacing((100, 168, 168), (4.0728, 4.0728, 3.0), (-33
 IV_PET_GRID = Geometry.from_spacing((95, 200, 200), (3.6458, 3.6458, 3.27), (-362.75, -362.75, -157.3))
 SPECT_GRID = Geometry.from_spacing((80, 128, 128), (4.7952, 4.7952, 4.7952), (-304.5, -304.5, -189.4))
 CT_GRID = Geometry.from_spacing((128, 160, 160), (3.125, 3.125, 3.0), (-248.4375, -248.4375, -190.5))
-
-
-def hounsfield_to_density_g_per_ml(hu: np.ndarray) -> np.ndarray:
-    """Mass density from CT numbers: bilinear calibration (water line up to 0 HU, bone line above).
-
-    ρ = 1 + HU/1000 for HU ≤ 0 (air-water line); ρ = 1 + 0.000 6 HU above (soft tissue to cortical bone,
-    1.45 g/mL at 750 HU). A simple, stated approximation in the spirit of Schneider et al. 1996.
-    """
-    hu = np.asarray(hu, dtype=float)
-    return np.where(hu <= 0.0, 1.0 + hu / 1000.0, 1.0 + 0.0006 * hu).clip(0.0012, None)
 
 
 @dataclass

@@ -64,7 +64,7 @@ SPECT_KINETICS: dict[str, Kinetics] = {
     "colon": Kinetics(0.010, 40.0), "stomach": Kinetics(0.012, 40.0), "pancreas": Kinetics(0.030, 55.0),
     "liver": Kinetics(0.100, 70.0), "bile": Kinetics(0.020, 40.0), "spleen": Kinetics(0.450, 65.0),
     "kidney": Kinetics(0.550, 50.0), "renal medulla": Kinetics(0.550, 50.0), "blood": Kinetics(0.015, 30.0),
-    "cortical bone": Kinetics(0.003, 35.0), "bone marrow": Kinetics(0.012, 35.0), "disc": Kinetics(0.002, 30.0),
+    "cortical bone": Kinetics(0.003, 35.0), "bone marrow": Kinetics(0.030, 60.0), "disc": Kinetics(0.002, 30.0),
     "csf": Kinetics(0.001, 30.0), "lesion 1": Kinetics(2.0, 85.0), "lesion 2": Kinetics(3.0, 95.0),
     "lesion 3": Kinetics(1.5, 80.0), "lesion 4": Kinetics(3.5, 100.0), "lesion 5": Kinetics(2.5, 90.0),
     "extrahepatic 1": Kinetics(1.2, 90.0),

@@ -6,6 +6,10 @@ role (``ragaliv.ratio.role_of``)       primary method (LED always reported besid
 lesion, extrahepatic                   sphere model (total S of a soft-tissue sphere of the VOI mass)
 kidney, healthy liver ("Liver" too),   organ self S with linear mass scaling (red marrow S for
 spleen, bone marrow                    "Bone marrow"); kidneys also BED (LQ, α/β 2.6 Gy, T_rep 2.8 h)
+                                       - a VOI below a quarter of the reference organ mass (one
+                                       kidney: half the pair) is a *sample* of the organ (a 3 cm
+                                       liver sphere, L2-L4 marrow spheres): its concentration gives
+                                       the organ's mean dose by LED; organ S would need the whole organ
 other                                  local energy deposition (LED)
 =====================================  ==========================================================
 
@@ -25,11 +29,14 @@ from ..dosimetry import (
     organ_dose_result,
     sphere_dose_result,
 )
+from ..dosimetry.organ_s import reference_mass_g
 from ..errors import RagalivInputError
 from ..ratio import role_of
 
 ORGAN_BY_ROLE = {"kidney": "kidney", "healthy_liver": "liver", "spleen": "spleen", "bone_marrow": "red_marrow"}
 _PLAIN_LIVER = re.compile(r"^\s*liver\b", re.IGNORECASE)
+_ONE_KIDNEY = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+SAMPLE_VOI_FRACTION = 0.25  # below this fraction of the reference organ mass a VOI is a sample of the organ
 METHOD_SPHERE = "sphere"
 METHOD_ORGAN_S = "organ_s"
 METHOD_LED = "led"
@@ -106,7 +113,16 @@ def region_dose(
             flags.append(f"sphere model not applicable ({error.message}); LED reported")
     elif method_key == METHOD_ORGAN_S:
         organ = organ_for(region)
-        primary = organ_dose_result(region, organ, tia_mbq_h, mass_g, **common)
+        one_of_pair = organ == "kidney" and bool(_ONE_KIDNEY.search(region))
+        reference = reference_mass_g(organ, one_of_pair)
+        if mass_g < SAMPLE_VOI_FRACTION * reference:
+            method_key = METHOD_LED
+            flags.append(
+                f"VOI of {mass_g:.3g} g samples the {organ.replace('_', ' ')} (reference {reference:g} g): mean dose "
+                "from its activity concentration by local deposition; organ S would need the whole organ"
+            )
+        else:
+            primary = organ_dose_result(region, organ, tia_mbq_h, mass_g, **common, one_of_pair=one_of_pair)
     if tia_rel_uncertainty is None:
         flags.append("dose uncertainty unknown (the TIA has no uncertainty)")
     bed = None
