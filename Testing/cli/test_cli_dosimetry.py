@@ -18,7 +18,6 @@ import csv
 import json
 
 import numpy as np
-import pydicom
 import pytest
 from ragaliv.cli import main
 
