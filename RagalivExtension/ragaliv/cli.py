@@ -139,7 +139,12 @@ def command_ratio(args: argparse.Namespace) -> int:
         inputs["labels"] = args.labels
     if args.reference:
         inputs["reference"] = args.reference
-    paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot)
+    paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot or args.report)
+    if args.report:
+        from .report.case_report import write_ratio_report
+
+        paths.update(write_ratio_report(analysis, segments, ia, iv, args.output, reference=args.reference,
+                                        deidentify=args.deidentify))
     summary = analysis.summary
     print(summary.decision_text)
     print(f"Rule: {summary.settings.rule_text()}")
@@ -160,6 +165,19 @@ def command_dosimetry(args: argparse.Namespace) -> int:
     from .dosimetry_study import run_study_command
 
     return run_study_command(args)
+
+
+# --- report / batch ----------------------------------------------------------------------------------------
+def command_report(args: argparse.Namespace) -> int:
+    from .report.case_report import run_report_command
+
+    return run_report_command(args)
+
+
+def command_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    return run_batch(args)
 
 
 # --- phantom / demo ----------------------------------------------------------------------------------------
@@ -209,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     ratio.add_argument("--normalization", default="bw", choices=("bw", "lbm", "lbm-james", "bsa", "ibw"))
     ratio.add_argument("-o", "--output", required=True, help="output folder")
     ratio.add_argument("--plot", action="store_true", help="also write lesion_ratios.png (bar chart)")
+    ratio.add_argument("--report", action="store_true", help="also write the case report (report.html)")
+    ratio.add_argument("--deidentify", action="store_true", help="pseudonymise the report (names, IDs, dates)")
     _add_suv_overrides(ratio, "ia-", "IA")
     _add_suv_overrides(ratio, "iv-", "IV")
     ratio.set_defaults(handler=command_ratio)
@@ -226,7 +246,25 @@ def build_parser() -> argparse.ArgumentParser:
     dosimetry = commands.add_parser("dosimetry", help="multi-time-point SPECT/CT study -> TACs, TIAs, doses")
     dosimetry.add_argument("study", help="STUDY.json (see README)")
     dosimetry.add_argument("-o", "--output", required=True, help="output folder")
+    dosimetry.add_argument("--report", action="store_true", help="also write the case report (report.html)")
+    dosimetry.add_argument("--deidentify", action="store_true", help="pseudonymise the report (names, IDs, dates)")
     dosimetry.set_defaults(handler=command_dosimetry)
+
+    report = commands.add_parser("report", help="case report (HTML, and PDF when a converter is available)")
+    report.add_argument("--ratio", help="output folder of `ragaliv ratio`")
+    report.add_argument("--dosimetry", help="output folder of `ragaliv dosimetry`")
+    report.add_argument("-o", "--output", required=True, help="report file (.html); a .pdf is written beside it "
+                        "when a converter (Chromium) is available")
+    report.add_argument("--deidentify", action="store_true", help="pseudonymise names, IDs and dates")
+    report.set_defaults(handler=command_report)
+
+    batch = commands.add_parser("batch", help="cohort: ratio and/or dosimetry for many patients, in parallel")
+    batch.add_argument("cohort", help="COHORT.csv, one row per patient (see README)")
+    batch.add_argument("-o", "--output", required=True, help="output folder (re-run to resume)")
+    batch.add_argument("--jobs", type=int, default=0, help="parallel processes (default: number of CPUs)")
+    batch.add_argument("--no-deidentify", action="store_true", help="keep names, IDs and dates in the outputs")
+    batch.add_argument("--secret", help="site key for pseudonyms and date shifts (default: project key)")
+    batch.set_defaults(handler=command_batch)
 
     phantom = commands.add_parser("phantom", help="write the synthetic patient (DICOM, segmentation, truth)")
     phantom.add_argument("output", help="output folder")

@@ -76,6 +76,10 @@ def run_study_command(args) -> int:
     study = load_study(args.study)
     result = analyse_study(study)
     paths = write_study_outputs(result, args.output, study.inputs, {"study": study.settings()})
+    if getattr(args, "report", False):
+        from .report.case_report import write_dosimetry_report
+
+        paths.update(write_dosimetry_report(result, study, args.output, deidentify=args.deidentify))
     _print_summary(result)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
