@@ -1,0 +1,345 @@
+"""RagalivSpectDosimetry: multi-time-point 177Lu SPECT/CT -> time-activity curves, residence times, doses.
+
+Thin Slicer wiring (Slicer's scripted-module template): all behaviour is in RagalivSpectDosimetryLib (MRML,
+no Qt) and the ragaliv core, tested without the application.
+"""
+
+import datetime
+import os
+import sys
+from typing import Annotated, Optional
+
+import ctk
+import slicer
+import vtk
+from slicer import vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+
+
+def _makeRagalivCoreImportable():
+    """The ragaliv core sits beside the module in a built extension, and in RagalivExtension/ in a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (here, os.path.normpath(os.path.join(here, "..", "RagalivExtension"))):
+        if os.path.isdir(os.path.join(folder, "ragaliv")) and folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
+_makeRagalivCoreImportable()
+
+from RagalivSpectDosimetryLib import SpectDosimetryLogic  # noqa: E402
+
+MODELS = ["auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp"]
+
+
+#
+# RagalivSpectDosimetry
+#
+
+
+class RagalivSpectDosimetry(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("Ragaliv SPECT Dosimetry")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Nuclear Medicine")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["Ragaliv team"]
+        self.parent.helpText = _(
+            "177Lu-DOTATATE dosimetry from several SPECT/CT time points: VOI time-activity curves, kinetic fits "
+            "with model selection (AICc), time-integrated activity and its coefficient (residence time), "
+            "absorbed doses (sphere model, organ S-values with mass scaling, local deposition, voxel S-value "
+            "kernel) with uncertainties, kidney BED, a dose map and dose-volume histograms."
+        )
+        self.parent.acknowledgementText = _(
+            "Ragaliv. 177Lu voxel S-values: Lanconelli et al. 2012 (Phys Med Biol 57:517); decay data ICRP-107."
+        )
+
+
+#
+# RagalivSpectDosimetryParameterNode
+#
+
+
+@parameterNodeWrapper
+class RagalivSpectDosimetryParameterNode:
+    segmentation: vtkMRMLSegmentationNode
+    timepointTable: vtkMRMLTableNode
+    resultsTable: vtkMRMLTableNode
+    tacTable: vtkMRMLTableNode
+    tacChart: vtkMRMLPlotChartNode
+    doseMap: vtkMRMLScalarVolumeNode
+    administeredMbq: Annotated[float, WithinRange(0.0, 100000.0)] = 7400.0
+    injectionTime: str = ""
+    referenceTimepoint: Annotated[int, WithinRange(0, 20)] = 0
+    model: Annotated[str, Choice(MODELS)] = "auto"
+    calibrationUncertainty: Annotated[float, WithinRange(0.0, 0.5)] = 0.0
+    register: bool = False
+    voxelDosimetry: bool = True
+    kernelDirectory: str = ""
+
+
+#
+# RagalivSpectDosimetryWidget
+#
+
+
+class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/RagalivSpectDosimetry.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = RagalivSpectDosimetryLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.spectSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSpectSelected)
+        self.ui.addTimepointButton.connect("clicked(bool)", self.onAddTimepoint)
+        self.ui.removeTimepointButton.connect("clicked(bool)", self.onRemoveTimepoint)
+        self.ui.runButton.connect("clicked(bool)", self.onRun)
+        self.ui.showInLayoutButton.connect("clicked(bool)", self.onShowInLayout)
+        self.ui.showDoseMapButton.connect("clicked(bool)", self.onShowDoseMap)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode: Optional[RagalivSpectDosimetryParameterNode]) -> None:
+        if self._parameterNode:
+            if self._parameterNodeGuiTag is not None:
+                self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(
+                self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
+            )
+        self._parameterNode = inputParameterNode
+        self._parameterNodeGuiTag = None
+        if self._parameterNode:
+            # Slicer <= 5.8 returns None from connectGui: disconnectGui(None) is a no-op, so connect once per node.
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(
+                self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
+            )
+            self.onParameterNodeModified()
+
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
+        node = self._parameterNode
+        if node is None:
+            return
+        self.ui.timepointTableView.setMRMLTableNode(node.timepointTable)
+        self.ui.resultsTableView.setMRMLTableNode(node.resultsTable)
+        self.ui.runButton.enabled = bool(node.segmentation and node.timepointTable)
+        self.ui.exportButton.enabled = node.resultsTable is not None
+        self.ui.showDoseMapButton.enabled = node.doseMap is not None
+
+    # --- time points ------------------------------------------------------------------------------------
+    def _dicomHeader(self, volumeNode):
+        """The first DICOM header of a volume loaded through Slicer's DICOM module, or None."""
+        uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
+        if not uids or slicer.dicomDatabase is None:
+            return None
+        path = slicer.dicomDatabase.fileForInstance(uids[0])
+        if not path:
+            return None
+        import pydicom
+
+        return pydicom.dcmread(path, stop_before_pixels=True)
+
+    def onSpectSelected(self, volumeNode) -> None:
+        """Fill time, injection and activity from the DICOM header (all editable: headers are often wrong)."""
+        if volumeNode is None:
+            return
+        from ragaliv.spect.loading import parse_dicom_datetime
+
+        header = self._dicomHeader(volumeNode)
+        if header is None:
+            return
+        acquisition = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
+                                           header.get("AcquisitionTime") or header.get("SeriesTime"))
+        node = self._parameterNode
+        sequence = header.get("RadiopharmaceuticalInformationSequence")
+        if sequence and not node.injectionTime:
+            start = None
+            text = str(sequence[0].get("RadiopharmaceuticalStartDateTime") or "")
+            if len(text) >= 14:
+                start = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+            if start is not None:
+                node.injectionTime = start.isoformat()
+            dose = sequence[0].get("RadionuclideTotalDose")
+            if dose:
+                node.administeredMbq = float(dose) / 1e6
+        if acquisition is not None and node.injectionTime:
+            injection = datetime.datetime.fromisoformat(node.injectionTime)
+            self.ui.timeSpinBox.value = (acquisition - injection).total_seconds() / 3600.0
+        units = str(header.get("Units", "") or "").upper()
+        self.ui.unitsComboBox.currentText = "Bq/mL" if units == "BQML" else "counts"
+
+    def onAddTimepoint(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Could not add the time point."), waitCursor=True):
+            counts = self.ui.unitsComboBox.currentText == "counts"
+            self.logic.lib.add_timepoint(
+                self.ui.spectSelector.currentNode(), self.ui.ctSelector.currentNode(), self.ui.timeSpinBox.value,
+                self.ui.unitsComboBox.currentText,
+                self.ui.calibrationSpinBox.value if counts and self.ui.calibrationSpinBox.value > 0 else None,
+                self.ui.durationSpinBox.value if counts and self.ui.durationSpinBox.value > 0 else None,
+            )
+            self.onParameterNodeModified()
+
+    def onRemoveTimepoint(self) -> None:
+        rows = {index.row() for index in self.ui.timepointTableView.selectionModel().selectedIndexes()}
+        with slicer.util.tryWithErrorDisplay(_("Could not remove the time point."), waitCursor=True):
+            for row in sorted(rows, reverse=True):
+                self.logic.lib.remove_timepoint(row)
+
+    # --- analysis ---------------------------------------------------------------------------------------
+    def onRun(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Dosimetry failed."), waitCursor=True):
+            progressDialog = slicer.util.createProgressDialog(labelText=_("Computing dosimetry…"), maximum=0)
+            try:
+                def progress(message, *args):
+                    progressDialog.labelText = str(message)
+                    slicer.app.processEvents()
+
+                result = self.logic.lib.run(progress=progress)
+            finally:
+                progressDialog.close()
+            self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in result.warnings)
+            self.ui.statusLabel.text = _("{count} VOIs, {points} time points").format(
+                count=len(result.regions), points=len(result.timepoints))
+            self.onParameterNodeModified()
+            self.onShowInLayout()
+
+    def onShowInLayout(self) -> None:
+        layoutManager = slicer.app.layoutManager()
+        node = self._parameterNode
+        if layoutManager is None or node is None or node.resultsTable is None:
+            return  # no main window (--no-main-window) or nothing computed yet
+        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotTableView)
+        selection = slicer.app.applicationLogic().GetSelectionNode()
+        selection.SetActiveTableID(node.resultsTable.GetID())
+        slicer.app.applicationLogic().PropagateTableSelection()
+        if node.tacChart is not None:
+            selection.SetActivePlotChartID(node.tacChart.GetID())
+            slicer.app.applicationLogic().PropagatePlotChartSelection()
+
+    def onShowDoseMap(self) -> None:
+        node = self._parameterNode
+        if node is None or node.doseMap is None:
+            return
+        points = self.logic.lib.timepoints()
+        reference = points[min(node.referenceTimepoint, len(points) - 1)].ct if points else None
+        slicer.util.setSliceViewerLayers(background=reference or node.doseMap, foreground=node.doseMap,
+                                         foregroundOpacity=0.5)
+
+    def onExport(self) -> None:
+        directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export dosimetry to"))
+        if not directory:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
+            paths = self.logic.lib.export(directory)
+            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+
+#
+# RagalivSpectDosimetryLogic
+#
+
+
+class RagalivSpectDosimetryLogic(ScriptedLoadableModuleLogic):
+    """Module logic: the parameter node, and the scene-based Lib that does the work."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self._lib = None
+
+    def getParameterNode(self):
+        return RagalivSpectDosimetryParameterNode(super().getParameterNode())
+
+    @property
+    def lib(self) -> SpectDosimetryLogic:
+        if self._lib is None or self._lib.scene is not slicer.mrmlScene:
+            self._lib = SpectDosimetryLogic(slicer.mrmlScene)
+        return self._lib
+
+
+#
+# RagalivSpectDosimetryTest
+#
+
+
+class RagalivSpectDosimetryTest(ScriptedLoadableModuleTest):
+    """The whole workflow on the synthetic patient's SPECT/CT study (DICOM), numbers against its truth."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_RagalivSpectDosimetry_syntheticPatient()
+
+    def test_RagalivSpectDosimetry_syntheticPatient(self):
+        import json
+        import tempfile
+
+        from ragaliv.io.dicom_series import load_volume, select_series
+        from ragaliv.phantom import generate
+        from ragaliv.spect import load_study
+        from ragaliv_mrml import nodes
+
+        self.delayDisplay("Writing the synthetic patient")
+        folder = tempfile.mkdtemp(prefix="ragaliv-test-")
+        paths = generate(folder, seed=0)
+        with open(paths["truth"], encoding="utf-8") as stream:
+            truth = json.load(stream)["spect"]
+        study = load_study(paths["spect_study"])  # reads the NM/CT DICOM and their acquisition times
+
+        scene = slicer.mrmlScene
+        logic = RagalivSpectDosimetryLogic()
+        parameterNode = logic.getParameterNode()
+        parameterNode.administeredMbq = study.administered_mbq
+        parameterNode.injectionTime = study.injection_time.isoformat()
+        parameterNode.voxelDosimetry = False
+        spectFolder = os.path.dirname(paths["spect_study"])
+        with open(paths["spect_study"], encoding="utf-8") as stream:
+            entries = json.load(stream)["timepoints"]
+        for point, entry in zip(study.timepoints, entries):
+            spect = nodes.add_volume_node(scene, point.activity, f"SPECT {point.time_h:g} h")
+            ctVolume = load_volume(select_series(os.path.join(spectFolder, entry["ct"]), ("CT",), "CT"))
+            ct = nodes.add_volume_node(scene, ctVolume, f"CT {point.time_h:g} h")
+            logic.lib.add_timepoint(spect, ct, point.time_h)
+        parameterNode.segmentation = slicer.util.loadSegmentation(paths["spect_segmentation"])
+
+        self.delayDisplay("Fitting and dosimetry")
+        result = logic.lib.run()
+        for region in result.regions:
+            expected = truth["regions"][region.region]
+            for measured, true in zip(region.tac.activity_mbq, expected["tac_mbq"]):
+                self.assertAlmostEqual(measured / true, 1.0, delta=0.01)
+            self.assertAlmostEqual(region.fit.tia_mbq_h / expected["tia_mbq_h"], 1.0, delta=0.03)
+        self.assertIsNotNone(parameterNode.resultsTable)
+        self.assertEqual(parameterNode.tacChart.GetNumberOfPlotSeriesNodes(), 2 * len(truth["regions"]))
+        self.delayDisplay("Test passed")

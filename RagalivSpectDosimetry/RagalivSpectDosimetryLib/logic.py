@@ -1,0 +1,274 @@
+"""RagalivSpectDosimetry logic on a MRML scene (no Qt): time points + VOIs -> fits, doses, plots, dose map.
+
+The time points live in a table node (what the user sees) and as node references on the parameter node
+(which survive scene save/reload even when node IDs change). The analysis itself is the core's
+``ragaliv.spect.analyse_study``, the same as ``ragaliv dosimetry`` runs on files.
+"""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+from ragaliv.errors import RagalivInputError
+from ragaliv.geometry import Volume
+from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
+from ragaliv.spect.result import StudyResult
+from ragaliv_mrml import nodes, plots, tables
+
+from .parameters import SpectDosimetryParameters, get_parameter_node
+
+SPECT_ROLE, CT_ROLE = "timepointSpect", "timepointCt"
+TIMEPOINT_COLUMNS = (
+    ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
+    ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
+)
+RESULT_COLUMNS = (
+    ("region", "VOI", ""), ("model", "Model", ""), ("tia_mbq_h", "TIA", "MBq·h"), ("tiac_h", "TIAC", "h"),
+    ("effective_half_life_h", "T eff", "h"), ("tia_rel_uncertainty", "u(TIA)", "rel."), ("mass_g", "Mass", "g"),
+    ("method", "Dose method", ""), ("dose_gy", "Dose", "Gy"), ("dose_gy_per_gbq", "Dose/activity", "Gy/GBq"),
+    ("dose_rel_uncertainty", "u(dose)", "rel."), ("bed_gy", "BED", "Gy"),
+    ("voxel_mean_dose_gy", "Voxel mean dose", "Gy"), ("flags", "Flags", ""),
+)
+RESULT_TEXT_COLUMNS = ("region", "model", "method", "flags")
+DOSE_COLOR_NODE_ID = "vtkMRMLColorTableNodeRainbow"
+
+
+@dataclass
+class Timepoint:
+    spect: Any
+    ct: Any
+    time_h: float
+    units: str = "Bq/mL"
+    calibration_cps_per_mbq: Optional[float] = None
+    duration_s: Optional[float] = None
+
+
+def _number_or_none(text: str) -> Optional[float]:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+class SpectDosimetryLogic:
+    def __init__(self, scene):
+        self.scene = scene
+        self.result: Optional[StudyResult] = None
+        self.study: Optional[SpectStudy] = None
+
+    def parameters(self) -> SpectDosimetryParameters:
+        return SpectDosimetryParameters(get_parameter_node(self.scene))
+
+    # --- time points ---------------------------------------------------------------------------------
+    def _timepoint_table(self, parameters: SpectDosimetryParameters):
+        return plots.get_or_add(self.scene, "vtkMRMLTableNode", "SPECT time points", parameters.node, "timepointTable")
+
+    def timepoints(self, parameters: Optional[SpectDosimetryParameters] = None) -> list[Timepoint]:
+        parameters = parameters or self.parameters()
+        table = parameters.get_node("timepointTable")
+        count = parameters.node.GetNumberOfNodeReferences(SPECT_ROLE)
+        columns = tables.read_table(table) if table is not None else {}
+        points = []
+        for index in range(count):
+            def column(key, default="", index=index):
+                values = columns.get(key, [])
+                return values[index] if index < len(values) else default
+
+            points.append(Timepoint(
+                spect=parameters.node.GetNthNodeReference(SPECT_ROLE, index),
+                ct=parameters.node.GetNthNodeReference(CT_ROLE, index),
+                time_h=float(column("time_h", "nan")),
+                units=column("units", "Bq/mL") or "Bq/mL",
+                calibration_cps_per_mbq=_number_or_none(column("calibration_cps_per_mbq")),
+                duration_s=_number_or_none(column("duration_s")),
+            ))
+        return points
+
+    def _write_timepoints(self, parameters: SpectDosimetryParameters, points: list[Timepoint]) -> None:
+        node = parameters.node
+        node.RemoveNodeReferenceIDs(SPECT_ROLE)
+        node.RemoveNodeReferenceIDs(CT_ROLE)
+        for point in points:
+            node.AddNodeReferenceID(SPECT_ROLE, point.spect.GetID())
+            node.AddNodeReferenceID(CT_ROLE, point.ct.GetID() if point.ct is not None else "")
+        rows = [{"spect": p.spect.GetName(), "ct": p.ct.GetName() if p.ct is not None else "",
+                 "time_h": f"{p.time_h:g}", "units": p.units,
+                 "calibration_cps_per_mbq": (
+                     "" if p.calibration_cps_per_mbq is None else f"{p.calibration_cps_per_mbq:g}"),
+                 "duration_s": "" if p.duration_s is None else f"{p.duration_s:g}"} for p in points]
+        tables.write_table(self._timepoint_table(parameters), TIMEPOINT_COLUMNS, rows,
+                           [key for key, _, _ in TIMEPOINT_COLUMNS])
+
+    def add_timepoint(self, spect_node, ct_node, time_h: float, units: str = "Bq/mL",
+                      calibration_cps_per_mbq: Optional[float] = None, duration_s: Optional[float] = None,
+                      parameters: Optional[SpectDosimetryParameters] = None) -> int:
+        """Add (or replace, for the same SPECT volume) a time point; returns its index in time order."""
+        parameters = parameters or self.parameters()
+        if spect_node is None:
+            raise RagalivInputError("No SPECT volume selected.", "Select the SPECT of this time point.")
+        if units not in ("Bq/mL", "counts"):
+            raise RagalivInputError(f"Unknown SPECT units {units!r}.", "Use 'Bq/mL' or 'counts'.")
+        points = [p for p in self.timepoints(parameters) if p.spect.GetID() != spect_node.GetID()]
+        points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s))
+        points.sort(key=lambda p: p.time_h)
+        self._write_timepoints(parameters, points)
+        return [p.spect.GetID() for p in points].index(spect_node.GetID())
+
+    def remove_timepoint(self, index: int, parameters: Optional[SpectDosimetryParameters] = None) -> None:
+        parameters = parameters or self.parameters()
+        points = self.timepoints(parameters)
+        if not 0 <= index < len(points):
+            raise RagalivInputError(f"There is no time point {index + 1}.")
+        del points[index]
+        self._write_timepoints(parameters, points)
+
+    # --- study ---------------------------------------------------------------------------------------
+    def build_study(self, parameters: Optional[SpectDosimetryParameters] = None) -> SpectStudy:
+        """The core study from the scene: every DICOM-derived value was set (and can be changed) in the panel."""
+        parameters = parameters or self.parameters()
+        points = self.timepoints(parameters)
+        if not points:
+            raise RagalivInputError("No time point.", "Add each SPECT/CT time point with its time after injection.")
+        segmentation = parameters.segmentation
+        if segmentation is None:
+            raise RagalivInputError(
+                "No VOI segmentation selected.", "Select the segmentation drawn on the reference CT."
+            )
+        timepoints = []
+        for index, point in enumerate(points):
+            if point.spect is None:
+                raise RagalivInputError(f"Time point {index + 1} lost its SPECT volume.", "Add the time point again.")
+            image = nodes.volume_from_node(point.spect)
+            if point.units == "counts":
+                if point.calibration_cps_per_mbq is None or point.duration_s is None:
+                    raise RagalivInputError(
+                        f"Time point {index + 1} is in counts without calibration (cps/MBq) and duration (s).",
+                        "Enter the calibration factor and the acquisition duration of this time point.",
+                    )
+                array = counts_to_bq_per_ml(image.array, point.duration_s, point.calibration_cps_per_mbq,
+                                            image.geometry.voxel_volume_ml)
+                calibration = {"calibration_cps_per_mbq": point.calibration_cps_per_mbq,
+                               "duration_s": point.duration_s}
+            else:
+                array, calibration = image.array.astype(np.float64), {}
+            ct = nodes.volume_from_node(point.ct, "HU") if point.ct is not None else None
+            timepoints.append(SpectTimepoint(
+                time_h=point.time_h, activity=Volume(array, image.geometry, "Bq/mL"), ct=ct,
+                source=point.spect.GetName(), description=point.spect.GetName(), units=point.units,
+                calibration=calibration, time_source="entered in Slicer",
+                ct_source=point.ct.GetName() if point.ct is not None else None,
+            ))
+        injection_text = parameters.get("injectionTime")
+        try:
+            injection = datetime.datetime.fromisoformat(injection_text) if injection_text else None
+        except ValueError:
+            raise RagalivInputError(f"Injection time {injection_text!r} is not an ISO date-time.",
+                                    "Write it as 2026-04-21T10:00:00.") from None
+        kernel_directory = parameters.get("kernelDirectory") or None
+        return SpectStudy(
+            administered_mbq=parameters.get("administeredMbq"),
+            timepoints=timepoints,
+            segments=nodes.segment_masks(segmentation),
+            injection_time=injection,
+            reference_timepoint=parameters.get("referenceTimepoint"),
+            register=parameters.get("register"),
+            calibration_rel_uncertainty=parameters.get("calibrationUncertainty"),
+            model=parameters.get("model"),
+            kernel_directory=kernel_directory,
+            voxel_dosimetry=parameters.get("voxelDosimetry"),
+            radiopharmaceutical="177Lu-DOTATATE",
+        )
+
+    # --- run -----------------------------------------------------------------------------------------
+    def run(self, parameters: Optional[SpectDosimetryParameters] = None, progress=None) -> StudyResult:
+        parameters = parameters or self.parameters()
+        self.study = self.build_study(parameters)
+        self.result = analyse_study(self.study, progress)
+        self._write_results(parameters)
+        self._write_curves(parameters)
+        self._write_dose_map(parameters)
+        return self.result
+
+    def _write_results(self, parameters: SpectDosimetryParameters) -> None:
+        result = self.result
+        tia = {row["region"]: row for row in result.tia_rows()}
+        rows = []
+        for dose in result.dose_rows():
+            row = dict(tia.get(dose["region"], {}))
+            flags = [text for text in (row.get("flags"), dose.get("flags")) if text]
+            row.update(dose)
+            row["flags"] = "; ".join(dict.fromkeys("; ".join(flags).split("; "))) if flags else ""
+            rows.append(row)
+        table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "Dosimetry results", parameters.node, "resultsTable")
+        tables.write_table(table, RESULT_COLUMNS, rows, RESULT_TEXT_COLUMNS)
+        table.SetAttribute("Ragaliv.Warnings", "\n".join(result.warnings))
+        table.SetLocked(True)
+
+    def _write_curves(self, parameters: SpectDosimetryParameters) -> None:
+        result = self.result
+        times_h = list(result.regions[0].tac.time_h) if result.regions else []
+        measured = {"time_h": times_h}
+        grid = np.linspace(0.5, 1.25 * max(times_h or [1.0]), 240)
+        fitted = {"time_h": grid.tolist()}
+        columns_measured, columns_fitted = [("time_h", "Time", "h")], [("time_h", "Time", "h")]
+        for index, region in enumerate(result.regions):
+            key = f"r{index}"
+            measured[key] = [a if a is not None else float("nan") for a in region.tac.activity_mbq]
+            columns_measured.append((key, region.region, "MBq"))
+            values = np.full(grid.shape, np.nan)
+            if region.fit is not None:
+                values = np.asarray(region.fit.activity_mbq(grid), dtype=float)
+            fitted[key] = np.where(np.isfinite(values) & (values > 0), values, np.nan).tolist()
+            columns_fitted.append((key, f"{region.region} fit", "MBq"))
+
+        def as_rows(columns):
+            length = len(next(iter(columns.values())))
+            return [{key: values[i] for key, values in columns.items()} for i in range(length)]
+
+        measured_table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "TAC measured", parameters.node, "tacTable")
+        tables.write_table(measured_table, columns_measured, as_rows(measured))
+        fitted_table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "TAC fitted", parameters.node, "tacFitTable")
+        tables.write_table(fitted_table, columns_fitted, as_rows(fitted))
+        colours = {segment.name: segment.color_rgb for segment in self.study.segments}
+        series_nodes = []
+        for index, region in enumerate(result.regions):
+            colour = colours.get(region.region, (0.3, 0.3, 0.3))
+            points = plots.series(self.scene, f"{region.region} measured", measured_table, "time_h", f"r{index}",
+                                  "Scatter", colour, line=False, markers=True, reference_node=parameters.node,
+                                  role=f"tacPoints{index}")
+            model = region.fit.model if region.fit is not None else "no fit"
+            curve = plots.series(self.scene, f"{region.region} ({model})", fitted_table, "time_h", f"r{index}",
+                                 "Scatter", colour, line=True, markers=False, reference_node=parameters.node,
+                                 role=f"tacCurve{index}")
+            series_nodes.extend([points, curve])
+        plots.chart(self.scene, "Time-activity curves", series_nodes, "VOI activity (not decay corrected)",
+                    "Time after administration (h)", "Activity (MBq)", parameters.node, "tacChart", y_log=True)
+
+    def _write_dose_map(self, parameters: SpectDosimetryParameters) -> None:
+        voxel = self.result.voxel
+        if not voxel.performed:
+            return
+        node = parameters.get_node("doseMap")
+        if node is None:
+            node = nodes.add_volume_node(self.scene, voxel.dose_map, "Absorbed dose (Gy)", dtype="float32")
+            parameters.set_node("doseMap", node)
+        else:
+            nodes.set_volume_node(node, voxel.dose_map, dtype="float32")
+        node.SetAttribute("Ragaliv.Unit", "Gy")
+        node.SetAttribute("Ragaliv.Method", voxel.method)
+        display = node.GetDisplayNode()
+        if display is not None and self.scene.GetNodeByID(DOSE_COLOR_NODE_ID) is not None:
+            display.SetAndObserveColorNodeID(DOSE_COLOR_NODE_ID)
+
+    # --- export --------------------------------------------------------------------------------------
+    def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
+        """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance)."""
+        from ragaliv.dosimetry_study import write_study_outputs
+
+        if self.result is None:
+            self.run(parameters)
+        settings = dict(self.study.settings())
+        settings["source"] = "Slicer module RagalivSpectDosimetry"
+        return write_study_outputs(self.result, directory, {}, {"study": settings})
