@@ -37,7 +37,7 @@ def plot_time_activity(curves: Sequence[dict], path: str, title: str = "Time-act
     fit_time_h, fit_activity_mbq, model."""
     figure, axes = plt.subplots(figsize=(7.0, 4.2), dpi=110)
     for index, curve in enumerate(curves):
-        colour = f"C{index % 10}"
+        colour = plt.cm.tab20(index % 20)
         axes.plot(curve["time_h"], curve["activity_mbq"], "o", color=colour)
         axes.plot(curve["fit_time_h"], curve["fit_activity_mbq"], "-", color=colour,
                   label=f"{curve['region']} ({curve['model']})")

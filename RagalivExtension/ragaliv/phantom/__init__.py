@@ -112,6 +112,7 @@ def _write_spect(patient: SyntheticPatient, directory: str, info: dict[str, obje
         "segmentation": "segmentation.seg.nrrd",
         "reference_timepoint": 0,
         "register": False,
+        "calibration_rel_uncertainty": 0.05,  # a typical SPECT calibration uncertainty (EANM, Gear 2018)
     }
     study_path = os.path.join(directory, "study.json")
     write_text(study_path, json.dumps(study_json, indent=2) + "\n")
