@@ -75,6 +75,8 @@ class RagalivSpectDosimetryParameterNode:
     injectionTime: str = ""
     referenceTimepoint: Annotated[int, WithinRange(0, 20)] = 0
     model: Annotated[str, Choice(MODELS)] = "auto"
+    modelOverrides: str = ""
+    recoveryCoefficients: str = ""
     calibrationUncertainty: Annotated[float, WithinRange(0.0, 0.5)] = 0.0
     register: bool = False
     voxelDosimetry: bool = True

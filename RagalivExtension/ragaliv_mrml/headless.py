@@ -40,4 +40,7 @@ def create_scene() -> tuple["slicer.vtkMRMLScene", "slicer.vtkSlicerApplicationL
         app_logic.SetModuleLogic(name, logic)
         logics[name] = logic
     logics["Colors"].AddDefaultColorNodes()
+    # The logics observe the scene: they must live as long as it does (a markups edit after the markups
+    # logic was garbage-collected crashes), so the scene's Python object keeps them.
+    scene.ragalivLogics = (app_logic, logics)
     return scene, app_logic, logics

@@ -44,6 +44,20 @@ class Timepoint:
     duration_s: Optional[float] = None
 
 
+def parse_assignments(text: str, what: str) -> dict[str, str]:
+    """``"Kidney left=biexp; Lesion 1 = trapezoid"`` -> {"Kidney left": "biexp", "Lesion 1": "trapezoid"}."""
+    result = {}
+    for item in (text or "").replace("\n", ";").split(";"):
+        if not item.strip():
+            continue
+        name, separator, value = item.partition("=")
+        if not separator or not name.strip() or not value.strip():
+            raise RagalivInputError(f"{what}: {item.strip()!r} is not 'VOI name = value'.",
+                                    "Separate entries with ';', e.g. 'Kidney left=biexp-uptake; Lesion 1=mono'.")
+        result[name.strip()] = value.strip()
+    return result
+
+
 def _number_or_none(text: str) -> Optional[float]:
     try:
         value = float(text)
@@ -167,6 +181,14 @@ class SpectDosimetryLogic:
             raise RagalivInputError(f"Injection time {injection_text!r} is not an ISO date-time.",
                                     "Write it as 2026-04-21T10:00:00.") from None
         kernel_directory = parameters.get("kernelDirectory") or None
+        overrides = parse_assignments(parameters.get("modelOverrides"), "Per-VOI models")
+        model = {"default": parameters.get("model"), **overrides} if overrides else parameters.get("model")
+        recovery = {}
+        for name, value in parse_assignments(parameters.get("recoveryCoefficients"), "Recovery coefficients").items():
+            coefficient = _number_or_none(value)
+            if coefficient is None:
+                raise RagalivInputError(f"Recovery coefficient of {name!r} is not a number: {value!r}.")
+            recovery[name] = coefficient
         return SpectStudy(
             administered_mbq=parameters.get("administeredMbq"),
             timepoints=timepoints,
@@ -175,7 +197,8 @@ class SpectDosimetryLogic:
             reference_timepoint=parameters.get("referenceTimepoint"),
             register=parameters.get("register"),
             calibration_rel_uncertainty=parameters.get("calibrationUncertainty"),
-            model=parameters.get("model"),
+            model=model,
+            recovery_coefficients=recovery,
             kernel_directory=kernel_directory,
             voxel_dosimetry=parameters.get("voxelDosimetry"),
             radiopharmaceutical="177Lu-DOTATATE",

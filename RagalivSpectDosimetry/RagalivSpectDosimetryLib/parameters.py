@@ -12,6 +12,8 @@ DEFAULTS = {
     "injectionTime": "",
     "referenceTimepoint": 0,
     "model": "auto",
+    "modelOverrides": "",  # "Kidney left=biexp-uptake; Lesion 1=trapezoid"
+    "recoveryCoefficients": "",  # "Lesion 5=0.62; Lesion 4=0.8"
     "calibrationUncertainty": 0.0,
     "register": False,
     "voxelDosimetry": True,

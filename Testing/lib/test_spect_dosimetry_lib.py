@@ -99,6 +99,21 @@ def test_voxel_dose_map_node(mrml_scene, synthetic_patient, shared_data):
     assert kidney.voxel.mean_gy == pytest.approx(kidney.dose.led.dose_gy, rel=0.1)
 
 
+def test_per_voi_models_and_recovery_coefficients(mrml_scene, synthetic_patient):
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    parameters.set("modelOverrides", "Kidney left=trapezoid; Spleen = stp")
+    parameters.set("recoveryCoefficients", "Lesion 5=0.5")
+    result = logic.run(parameters)
+    assert result.region("Kidney left").fit.model == "trapezoid"
+    assert result.region("Spleen").fit.model == "stp"
+    assert result.region("Kidney right").fit.model == "mono"  # auto with four points
+    truth = synthetic_patient.truth["spect"]["regions"]["Lesion 5"]["tac_mbq"]
+    assert result.region("Lesion 5").tac.activity_mbq == pytest.approx([2.0 * a for a in truth], rel=0.01)
+    parameters.set("modelOverrides", "Kidney left")
+    with pytest.raises(RagalivInputError, match="VOI name = value"):
+        logic.run(parameters)
+
+
 def test_bad_time_points_are_refused(mrml_scene, synthetic_patient):
     logic, parameters = study_scene(mrml_scene, synthetic_patient)
     with pytest.raises(RagalivInputError, match="units"):
