@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from ragaliv.geometry import Geometry, SegmentMask, Volume
 from ragaliv_mrml import nodes, tables
 from ragaliv_mrml.scene_io import load_scene, save_scene
