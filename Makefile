@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_lesion_ratio.py
+	$(BIN)/python benchmarks/bench_voxel_dosimetry.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
