@@ -46,3 +46,14 @@ def synthetic_patient():
     from ragaliv.phantom import build_patient
 
     return build_patient(0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_patient_dir(tmp_path_factory) -> pathlib.Path:
+    """``ragaliv phantom`` output (seed 0, no blur, no noise): DICOM, segmentations, study.json, truth.json.
+    Written once per test session."""
+    from ragaliv.phantom import generate
+
+    directory = tmp_path_factory.mktemp("synthetic_patient")
+    generate(str(directory), seed=0)
+    return directory

@@ -140,6 +140,8 @@ def command_ratio(args: argparse.Namespace) -> int:
     if args.reference:
         inputs["reference"] = args.reference
     paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot or args.report)
+    if args.dicom:
+        paths.update(_export_dicom(args, segments, analysis))
     if args.report:
         from .report.case_report import write_ratio_report
 
@@ -152,6 +154,35 @@ def command_ratio(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"Results: {', '.join(paths.values())}")
     return EXIT_OK
+
+
+def _export_dicom(args: argparse.Namespace, segments, analysis) -> dict:
+    """DICOM SEG (on the --reference MRI series) and TID 1500 SR (+ doses from --dosimetry DIR/dose.csv)."""
+    import csv
+
+    from .io.images import is_image_file
+    from .report.dicom_export import SEG_FILENAME, SR_FILENAME, dose_measurements_from_rows, write_dicom_outputs
+    from .report.phi import Deidentifier
+
+    if not args.reference or is_image_file(args.reference):
+        raise RagalivInputError(
+            "--dicom needs the DICOM series the segmentation was drawn on.",
+            "Give it with --reference <MRI DICOM folder>.",
+        )
+    doses = None
+    if args.dosimetry:
+        dose_csv = os.path.join(args.dosimetry, "dose.csv")
+        if not os.path.isfile(dose_csv):
+            raise RagalivInputError(
+                f"No dose.csv in {args.dosimetry}.", "Give the output folder of `ragaliv dosimetry`."
+            )
+        with open(dose_csv, newline="", encoding="utf-8") as stream:
+            doses = dose_measurements_from_rows(list(csv.DictReader(stream)))
+    exported = write_dicom_outputs(args.output, segments, analysis, args.reference, args.ia, args.iv,
+                                   Deidentifier() if args.deidentify else None, doses)
+    for warning in exported["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return {"dicom_seg": os.path.join(args.output, SEG_FILENAME), "dicom_sr": os.path.join(args.output, SR_FILENAME)}
 
 
 # --- tac / dosimetry ---------------------------------------------------------------------------------------
@@ -228,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     ratio.add_argument("-o", "--output", required=True, help="output folder")
     ratio.add_argument("--plot", action="store_true", help="also write lesion_ratios.png (bar chart)")
     ratio.add_argument("--report", action="store_true", help="also write the case report (report.html)")
+    ratio.add_argument("--dicom", action="store_true",
+                       help="also write DICOM SEG + TID 1500 SR (needs --reference MRI DICOM; highdicom)")
+    ratio.add_argument("--dosimetry", help="output folder of `ragaliv dosimetry`: its doses go into the SR")
     ratio.add_argument("--deidentify", action="store_true", help="pseudonymise the report (names, IDs, dates)")
     _add_suv_overrides(ratio, "ia-", "IA")
     _add_suv_overrides(ratio, "iv-", "IV")

@@ -7,6 +7,7 @@ cache, not the event, decides what changed (GUIDE §3).
 """
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class LesionRatioLogic:
         self._segments: dict[str, _SegmentEntry] = {}
         self.analysis: Optional[RatioAnalysis] = None
         self.last_update: Optional[UpdateReport] = None
+        self.last_export_warnings: list[str] = []
 
     # --- parameters ----------------------------------------------------------------------------------
     def parameters(self) -> LesionRatioParameters:
@@ -241,6 +243,39 @@ class LesionRatioLogic:
         used = {"metric": settings.metric, "aggregate": settings.aggregate, "threshold": settings.threshold,
                 "normalization": parameters.get("normalization"), "source": "Slicer module RagalivLesionRatio"}
         return write_ratio_outputs(analysis, directory, inputs, used)
+
+    def export_dicom(self, directory: str, reference_files: Sequence[str], deidentify: bool = False,
+                     dose_rows: Optional[Sequence[dict]] = None,
+                     parameters: Optional[LesionRatioParameters] = None) -> dict[str, str]:
+        """DICOM SEG of the segmentation on the MRI series (``reference_files``, from the DICOM database) and
+        the TID 1500 SR of the current analysis, referencing the PET series the SUVs came from."""
+        from ragaliv.report.dicom_export import (
+            SEG_FILENAME,
+            SR_FILENAME,
+            dose_measurements_from_rows,
+            write_dicom_outputs,
+        )
+        from ragaliv.report.phi import Deidentifier
+
+        parameters = parameters or self.parameters()
+        analysis = self.update(parameters)
+        pet_files = {}
+        for role, node in (("IA", parameters.ia_pet), ("IV", parameters.iv_pet)):
+            files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node is not None else []
+            if not files:
+                raise RagalivInputError(
+                    f"The {role} PET was not loaded from DICOM by this module, so the SR cannot reference it.",
+                    "Load the PET with 'Load from DICOM…'.",
+                )
+            pet_files[role] = files
+        if not reference_files:
+            raise RagalivInputError("The MRI has no DICOM files to reference.", "Load the MRI from the DICOM database.")
+        segments = [self._segments[sid].mask for sid in parameters.segmentation.GetSegmentation().GetSegmentIDs()]
+        doses = dose_measurements_from_rows(list(dose_rows)) if dose_rows else None
+        exported = write_dicom_outputs(directory, segments, analysis, list(reference_files), pet_files["IA"],
+                                       pet_files["IV"], Deidentifier() if deidentify else None, doses)
+        self.last_export_warnings = exported["warnings"]
+        return {"dicom_seg": os.path.join(directory, SEG_FILENAME), "dicom_sr": os.path.join(directory, SR_FILENAME)}
 
     # --- placing segments ----------------------------------------------------------------------------
     def _reference_geometry(self, parameters: LesionRatioParameters):

@@ -188,3 +188,31 @@ def test_segment_mask_round_trip_through_mrml_keeps_geometry(mrml_scene, synthet
     assert back.volume_ml == pytest.approx(original.volume_ml)
     assert np.allclose(back.geometry.ijk_to_lps, original.geometry.ijk_to_lps, atol=1e-6)
     assert np.array_equal(back.mask, original.mask)
+
+
+def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
+    """PETs loaded from DICOM the way the panel does it; SEG + SR exported and read back."""
+    from ragaliv.io.dicom_series import load_volume, select_series
+    from ragaliv.io.segmentation import read_segments
+    from ragaliv.report.dicom_export import read_dicom_seg, read_dicom_sr
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    patient = synthetic_patient_dir
+    mri_series = select_series(str(patient / "mri"), ("MR",), "MRI")
+    mri = nodes.add_volume_node(mrml_scene, load_volume(mri_series), "MRI")
+    ia, _ = load_pet_node(mrml_scene, sorted(str(p) for p in (patient / "pet_ia").glob("*.dcm")), "IA PET")
+    iv, _ = load_pet_node(mrml_scene, sorted(str(p) for p in (patient / "pet_iv").glob("*.dcm")), "IV PET")
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(patient / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
+        parameters.set_node(role, node)
+    paths = logic.export_dicom(str(tmp_path), mri_series.files, parameters=parameters)
+    report = read_dicom_sr(paths["dicom_sr"])
+    for row in logic.analysis.rows:
+        assert report["segments"][row.segment]["ia_suvmax"] == pytest.approx(row.ia.suvmax, rel=1e-6)
+        assert report["segments"][row.segment]["ratio_suvmean"] == pytest.approx(row.ratio("suvmean"), rel=1e-6)
+    masks = {segment.name: segment for segment in read_dicom_seg(paths["dicom_seg"])}
+    assert masks["Lesion 1"].volume_ml == pytest.approx(logic.analysis.row("Lesion 1").volume_ml)
