@@ -148,6 +148,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self.ui.updateButton.connect("clicked(bool)", self.onUpdateButton)
         self.ui.showInLayoutButton.connect("clicked(bool)", self.onShowInLayout)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.dicomExportButton.connect("clicked(bool)", self.onExportDicom)
+        self.ui.reportButton.connect("clicked(bool)", self.onReport)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -207,6 +209,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         ready = bool(node and node.iaPetVolume and node.ivPetVolume and segmentation)
         self.ui.updateButton.enabled = ready
         self.ui.exportButton.enabled = ready
+        self.ui.dicomExportButton.enabled = ready
+        self.ui.reportButton.enabled = ready
         self.ui.addLesionButton.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
         self._showSuvParameters()
         if ready:
@@ -384,6 +388,39 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
             slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+
+    def _mriFiles(self):
+        """DICOM files of the MRI (from Slicer's DICOM database), which the SEG is defined on."""
+        mri = self._parameterNode.mriVolume
+        uids = (mri.GetAttribute("DICOM.instanceUIDs") or "").split() if mri else []
+        if not uids or slicer.dicomDatabase is None:
+            raise RagalivError(_("The MRI was not loaded from the DICOM database, so a DICOM SEG cannot reference it."))
+        return [slicer.dicomDatabase.fileForInstance(uid) for uid in uids]
+
+    def onExportDicom(self) -> None:
+        directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write DICOM SEG and SR to"))
+        if not directory:
+            return
+        with slicer.util.tryWithErrorDisplay(_("DICOM export failed."), waitCursor=True):
+            try:
+                import highdicom  # noqa: F401
+            except ImportError:
+                question = _("DICOM export needs the highdicom package. Install it now?")
+                if not slicer.util.confirmOkCancelDisplay(question):
+                    return
+                slicer.util.pip_install("highdicom")
+            paths = self.logic.lib.export_dicom(directory, self._mriFiles(), self.ui.deidentifyCheckBox.checked)
+            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+    def onReport(self) -> None:
+        directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the case report to"))
+        if not directory:
+            return
+        with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
+            paths = self.logic.lib.write_report(directory, self.ui.deidentifyCheckBox.checked)
+            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(paths["report"]))
 
 
 #

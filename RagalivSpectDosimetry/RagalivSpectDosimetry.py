@@ -113,6 +113,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.ui.showInLayoutButton.connect("clicked(bool)", self.onShowInLayout)
         self.ui.showDoseMapButton.connect("clicked(bool)", self.onShowDoseMap)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.reportButton.connect("clicked(bool)", self.onReport)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -156,6 +157,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.ui.resultsTableView.setMRMLTableNode(node.resultsTable)
         self.ui.runButton.enabled = bool(node.segmentation and node.timepointTable)
         self.ui.exportButton.enabled = node.resultsTable is not None
+        self.ui.reportButton.enabled = node.resultsTable is not None
         self.ui.showDoseMapButton.enabled = node.doseMap is not None
 
     # --- time points ------------------------------------------------------------------------------------
@@ -263,6 +265,15 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             return
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
+            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+
+    def onReport(self) -> None:
+        directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the report to"))
+        if not directory:
+            return
+        with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
+            paths = self.logic.lib.write_report(directory)
             slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
 
 

@@ -277,6 +277,28 @@ class LesionRatioLogic:
         self.last_export_warnings = exported["warnings"]
         return {"dicom_seg": os.path.join(directory, SEG_FILENAME), "dicom_sr": os.path.join(directory, SR_FILENAME)}
 
+    def write_report(self, directory: str, deidentify: bool = False,
+                     parameters: Optional[LesionRatioParameters] = None) -> dict[str, str]:
+        """The case report (HTML, PDF when Chromium is found) of the current analysis, with lesion snapshots
+        on the MRI; the patient identity comes from the PET DICOM files the SUVs were computed from."""
+        from ragaliv.report.case_report import write_ratio_report
+        from ragaliv.report.identity import merge_identities, read_series
+
+        parameters = parameters or self.parameters()
+        analysis = self.update(parameters)
+        identities = []
+        for role, node in (("IA PET", parameters.ia_pet), ("IV PET", parameters.iv_pet)):
+            files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]")
+            if files:
+                identities.append(read_series(files, role)[0])
+        patient, _ = merge_identities(identities)
+        segments = [self._segments[sid].mask for sid in parameters.segmentation.GetSegmentation().GetSegmentIDs()]
+        mri = nodes.volume_from_node(parameters.mri) if parameters.mri is not None else None
+        return write_ratio_report(
+            analysis, segments, self._suv_image(parameters.ia_pet, "IA"), self._suv_image(parameters.iv_pet, "IV"),
+            directory, deidentify=deidentify, reference_volume=mri, patient=patient, log=None,
+        )
+
     # --- placing segments ----------------------------------------------------------------------------
     def _reference_geometry(self, parameters: LesionRatioParameters):
         reference = parameters.mri or parameters.ia_pet

@@ -286,6 +286,15 @@ class SpectDosimetryLogic:
             display.SetAndObserveColorNodeID(DOSE_COLOR_NODE_ID)
 
     # --- export --------------------------------------------------------------------------------------
+    def write_report(self, directory: str, deidentify: bool = False,
+                     parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
+        """Dosimetry case report (HTML, PDF when Chromium is found) beside the exported result files."""
+        from ragaliv.report.case_report import write_dosimetry_report
+
+        paths = self.export(directory, parameters)
+        paths.update(write_dosimetry_report(self.result, self.study, directory, deidentify=deidentify, log=None))
+        return paths
+
     def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
         """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance)."""
         from ragaliv.dosimetry_study import write_study_outputs

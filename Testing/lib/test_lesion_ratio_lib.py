@@ -216,3 +216,26 @@ def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_di
         assert report["segments"][row.segment]["ratio_suvmean"] == pytest.approx(row.ratio("suvmean"), rel=1e-6)
     masks = {segment.name: segment for segment in read_dicom_seg(paths["dicom_seg"])}
     assert masks["Lesion 1"].volume_ml == pytest.approx(logic.analysis.row("Lesion 1").volume_ml)
+
+
+def test_case_report_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
+    from ragaliv.io.dicom_series import load_volume, select_series
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    patient = synthetic_patient_dir
+    mri = nodes.add_volume_node(mrml_scene, load_volume(select_series(str(patient / "mri"), ("MR",), "MRI")), "MRI")
+    ia, _ = load_pet_node(mrml_scene, str(patient / "pet_ia"), "IA PET")
+    iv, _ = load_pet_node(mrml_scene, str(patient / "pet_iv"), "IV PET")
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(patient / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
+        parameters.set_node(role, node)
+    paths = logic.write_report(str(tmp_path), deidentify=True, parameters=parameters)
+    html = open(paths["report"], encoding="utf-8").read()
+    assert logic.analysis.summary.decision_text.split(":")[0] in html
+    assert "RGL-SYN-000" not in html and "SYNTHETIC000" not in html  # de-identified
+    assert html.count("data:image/png") >= 10  # lesion snapshots (IA and IV) and charts

@@ -114,6 +114,19 @@ def test_per_voi_models_and_recovery_coefficients(mrml_scene, synthetic_patient)
         logic.run(parameters)
 
 
+def test_export_and_report_from_the_module_logic(mrml_scene, synthetic_patient, tmp_path):
+    import csv
+
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    result = logic.run(parameters)
+    paths = logic.write_report(str(tmp_path), parameters=parameters)
+    with open(paths["dose"], newline="", encoding="utf-8") as stream:
+        doses = {row["region"]: row for row in csv.DictReader(stream)}
+    assert float(doses["Spleen"]["dose_gy"]) == pytest.approx(result.region("Spleen").dose.primary.dose_gy, rel=1e-5)
+    html = open(paths["report"], encoding="utf-8").read()
+    assert "Spleen" in html and "data:image/png" in html
+
+
 def test_bad_time_points_are_refused(mrml_scene, synthetic_patient):
     logic, parameters = study_scene(mrml_scene, synthetic_patient)
     with pytest.raises(RagalivInputError, match="units"):
