@@ -1,8 +1,10 @@
 """``make demo``: the synthetic patient through the whole Ragaliv workflow, results under ``out/demo/``.
 
 out/demo/patient/     the synthetic patient (DICOM, segmentations, truth.json)
-out/demo/ratio/       IA/IV uptake ratios and the decision (ratios.csv, summary.json, plot, provenance)
 out/demo/dosimetry/   177Lu SPECT/CT dosimetry (tac.csv, tia.csv, dose.csv, plots, dose map, provenance)
+out/demo/ratio/       IA/IV uptake ratios and the decision (ratios.csv, summary.json, plot, provenance),
+                      DICOM SEG (segmentation.seg.dcm) and TID 1500 SR with the doses (measurements.sr.dcm)
+out/demo/report.html  the case report (ratio + dosimetry; report.pdf too when Chromium is installed)
 out/demo/summary.json measured against truth, side by side
 """
 
@@ -17,12 +19,15 @@ from .results_io import write_json
 
 def _steps(output: str, seed: int) -> list[list[str]]:
     patient = os.path.join(output, "patient")
+    dosimetry = os.path.join(output, "dosimetry")
+    ratio = os.path.join(output, "ratio")
     return [
         ["phantom", patient, "--seed", str(seed)],
+        ["dosimetry", os.path.join(patient, "spect", "study.json"), "-o", dosimetry],
         ["ratio", "--ia", os.path.join(patient, "pet_ia"), "--iv", os.path.join(patient, "pet_iv"),
          "--segmentation", os.path.join(patient, "segmentation.seg.nrrd"),
-         "--reference", os.path.join(patient, "mri"), "--plot", "-o", os.path.join(output, "ratio")],
-        ["dosimetry", os.path.join(patient, "spect", "study.json"), "-o", os.path.join(output, "dosimetry")],
+         "--reference", os.path.join(patient, "mri"), "--plot", "--dicom", "--dosimetry", dosimetry, "-o", ratio],
+        ["report", "--ratio", ratio, "--dosimetry", dosimetry, "-o", os.path.join(output, "report.html")],
     ]
 
 
