@@ -1,11 +1,7 @@
-"""The module's settings as stored in its parameter node.
+"""The module's settings as stored in its parameter node (names of the module's ``@parameterNodeWrapper``
+class; see :mod:`ragaliv_mrml.parameters` for the string forms)."""
 
-Names and string forms are exactly those of the module's ``@parameterNodeWrapper`` class (numbers as
-``str(value)``, strings as is, node references under the field name), so the widget and this Qt-free
-logic read and write the same node, and the settings are saved with the scene.
-"""
-
-from typing import Optional
+from ragaliv_mrml.parameters import ParameterView, get_module_parameter_node
 
 MODULE_NAME = "RagalivLesionRatio"
 
@@ -23,44 +19,11 @@ DEFAULTS = {
 
 
 def get_parameter_node(scene, create: bool = True):
-    """The module's singleton ``vtkMRMLScriptedModuleNode`` (as ScriptedLoadableModuleLogic makes it)."""
-    node = scene.GetSingletonNode(MODULE_NAME, "vtkMRMLScriptedModuleNode")
-    if node is None and create:
-        node = scene.CreateNodeByClass("vtkMRMLScriptedModuleNode")
-        node.UnRegister(None)
-        node.SetSingletonTag(MODULE_NAME)
-        node.SetName(scene.GenerateUniqueName(MODULE_NAME))
-        node.SetAttribute("ModuleName", MODULE_NAME)
-        node = scene.AddNode(node)
-    return node
+    return get_module_parameter_node(scene, MODULE_NAME, create)
 
 
-class LesionRatioParameters:
-    """Typed access to the parameter node without the parameterNodeWrapper (which needs the app)."""
-
-    def __init__(self, node):
-        self.node = node
-
-    # nodes
-    def get_node(self, role: str):
-        return self.node.GetNodeReference(role)
-
-    def set_node(self, role: str, value) -> None:
-        self.node.SetParameter(role, "")
-        self.node.SetNodeReferenceID(role, value.GetID() if value is not None else None)
-
-    # values
-    def get(self, name: str):
-        default = DEFAULTS[name]
-        text: Optional[str] = self.node.GetParameter(name) if self.node.HasParameter(name) else None
-        if text in (None, ""):
-            return default
-        return float(text) if isinstance(default, float) else text
-
-    def set(self, name: str, value) -> None:
-        if name not in DEFAULTS:
-            raise KeyError(name)
-        self.node.SetParameter(name, str(value))
+class LesionRatioParameters(ParameterView):
+    DEFAULTS = DEFAULTS
 
     @property
     def mri(self):

@@ -190,26 +190,31 @@ def test_segment_mask_round_trip_through_mrml_keeps_geometry(mrml_scene, synthet
     assert np.array_equal(back.mask, original.mask)
 
 
-def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
-    """PETs loaded from DICOM the way the panel does it; SEG + SR exported and read back."""
+def dicom_scene(scene, patient):
+    """The synthetic patient loaded from its DICOM files, PETs through the module's SUV loader."""
     from ragaliv.io.dicom_series import load_volume, select_series
     from ragaliv.io.segmentation import read_segments
-    from ragaliv.report.dicom_export import read_dicom_seg, read_dicom_sr
     from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
 
-    patient = synthetic_patient_dir
     mri_series = select_series(str(patient / "mri"), ("MR",), "MRI")
-    mri = nodes.add_volume_node(mrml_scene, load_volume(mri_series), "MRI")
-    ia, _ = load_pet_node(mrml_scene, sorted(str(p) for p in (patient / "pet_ia").glob("*.dcm")), "IA PET")
-    iv, _ = load_pet_node(mrml_scene, sorted(str(p) for p in (patient / "pet_iv").glob("*.dcm")), "IV PET")
-    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    mri = nodes.add_volume_node(scene, load_volume(mri_series), "MRI")
+    ia, _ = load_pet_node(scene, sorted(str(p) for p in (patient / "pet_ia").glob("*.dcm")), "IA PET")
+    iv, _ = load_pet_node(scene, str(patient / "pet_iv"), "IV PET")  # a folder works too
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
     for segment in read_segments(str(patient / "segmentation.seg.nrrd")):
         nodes.add_segment(segmentation, segment, segment.name)
-    logic = LesionRatioLogic(mrml_scene)
+    logic = LesionRatioLogic(scene)
     parameters = logic.parameters()
     for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
         parameters.set_node(role, node)
-    paths = logic.export_dicom(str(tmp_path), mri_series.files, parameters=parameters)
+    return logic, parameters, mri_series.files
+
+
+def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
+    from ragaliv.report.dicom_export import read_dicom_seg, read_dicom_sr
+
+    logic, parameters, mri_files = dicom_scene(mrml_scene, synthetic_patient_dir)
+    paths = logic.export_dicom(str(tmp_path), mri_files, parameters=parameters)
     report = read_dicom_sr(paths["dicom_sr"])
     for row in logic.analysis.rows:
         assert report["segments"][row.segment]["ia_suvmax"] == pytest.approx(row.ia.suvmax, rel=1e-6)
@@ -219,21 +224,7 @@ def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_di
 
 
 def test_case_report_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
-    from ragaliv.io.dicom_series import load_volume, select_series
-    from ragaliv.io.segmentation import read_segments
-    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
-
-    patient = synthetic_patient_dir
-    mri = nodes.add_volume_node(mrml_scene, load_volume(select_series(str(patient / "mri"), ("MR",), "MRI")), "MRI")
-    ia, _ = load_pet_node(mrml_scene, str(patient / "pet_ia"), "IA PET")
-    iv, _ = load_pet_node(mrml_scene, str(patient / "pet_iv"), "IV PET")
-    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
-    for segment in read_segments(str(patient / "segmentation.seg.nrrd")):
-        nodes.add_segment(segmentation, segment, segment.name)
-    logic = LesionRatioLogic(mrml_scene)
-    parameters = logic.parameters()
-    for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
-        parameters.set_node(role, node)
+    logic, parameters, _ = dicom_scene(mrml_scene, synthetic_patient_dir)
     paths = logic.write_report(str(tmp_path), deidentify=True, parameters=parameters)
     html = open(paths["report"], encoding="utf-8").read()
     assert logic.analysis.summary.decision_text.split(":")[0] in html
