@@ -1,7 +1,7 @@
 """Files of a ratio analysis: ``ratios.csv``, ``summary.json``, ``lesion_ratios.png``, ``provenance.json``."""
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from .lesion_ratio import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
 from .report.provenance import write_provenance
@@ -13,15 +13,29 @@ PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_k
 
 
 def write_ratio_outputs(
-    analysis: RatioAnalysis, directory: str, inputs: dict[str, Any], parameters: dict[str, Any], plot: bool = True
+    analysis: RatioAnalysis,
+    directory: str,
+    inputs: dict[str, Any],
+    parameters: dict[str, Any],
+    plot: bool = True,
+    deidentifier: Optional[Any] = None,
 ) -> dict[str, str]:
+    """Write the result files into ``directory``; return {name: path}.
+
+    ``deidentifier`` (e.g. :class:`ragaliv.cohort.scrub.ResultScrubber`; None = identities kept) rewrites every
+    string of the tables and documents (``document``) and writes the provenance (``write_provenance``).
+    """
     os.makedirs(directory, exist_ok=True)
     paths = {
         "ratios": os.path.join(directory, "ratios.csv"),
         "summary": os.path.join(directory, "summary.json"),
     }
-    write_csv(paths["ratios"], [key for key, _, _ in RATIO_COLUMNS], [row_values(row) for row in analysis.rows])
-    write_json(paths["summary"], summary_dict(analysis))
+    rows = [row_values(row) for row in analysis.rows]
+    summary = summary_dict(analysis)
+    if deidentifier is not None:
+        rows, summary = deidentifier.document(rows), deidentifier.document(summary)
+    write_csv(paths["ratios"], [key for key, _, _ in RATIO_COLUMNS], rows)
+    write_json(paths["summary"], summary)
     if plot:
         try:
             from .plots import plot_lesion_ratios  # matplotlib: optional, and slow to import
@@ -32,5 +46,8 @@ def write_ratio_outputs(
             paths.pop("plot", None)
     used = {key: parameters.get(key) for key in PARAMETER_KEYS if key in parameters}
     used = {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in used.items()}
-    paths["provenance"] = write_provenance(directory, inputs, used, paths.values())
+    if deidentifier is not None:
+        paths["provenance"] = deidentifier.write_provenance(directory, inputs, used, list(paths.values()))
+    else:
+        paths["provenance"] = write_provenance(directory, inputs, used, paths.values())
     return paths
