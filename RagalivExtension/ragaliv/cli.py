@@ -147,6 +147,12 @@ def command_ratio(args: argparse.Namespace) -> int:
 
         paths.update(write_ratio_report(analysis, segments, ia, iv, args.output, reference=args.reference,
                                         deidentify=args.deidentify))
+    if args.dicom or args.report:  # the sidecar then also covers the DICOM objects and the report
+        from .ratio_outputs import used_parameters
+        from .report.provenance import write_provenance
+
+        outputs = [path for key, path in paths.items() if key != "provenance"]
+        paths["provenance"] = write_provenance(args.output, inputs, used_parameters(vars(args)), outputs)
     summary = analysis.summary
     print(summary.decision_text)
     print(f"Rule: {summary.settings.rule_text()}")

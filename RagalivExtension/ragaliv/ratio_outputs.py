@@ -12,6 +12,12 @@ PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_k
                   "ia_scan_time", "iv_scan_time", "source")
 
 
+def used_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The analysis parameters worth recording (JSON-ready)."""
+    used = {key: parameters.get(key) for key in PARAMETER_KEYS if key in parameters}
+    return {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in used.items()}
+
+
 def write_ratio_outputs(
     analysis: RatioAnalysis,
     directory: str,
@@ -44,8 +50,7 @@ def write_ratio_outputs(
             plot_lesion_ratios(analysis, paths["plot"])
         except ImportError:  # absent inside Slicer unless installed
             paths.pop("plot", None)
-    used = {key: parameters.get(key) for key in PARAMETER_KEYS if key in parameters}
-    used = {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in used.items()}
+    used = used_parameters(parameters)
     if deidentifier is not None:
         paths["provenance"] = deidentifier.write_provenance(directory, inputs, used, list(paths.values()))
     else:

@@ -32,3 +32,15 @@ def test_dicom_export_needs_the_dicom_reference(synthetic_patient_dir, tmp_path,
             str(patient / "segmentation.seg.nrrd"), "--dicom", "-o", str(tmp_path / "out")]
     assert main(args) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_provenance_covers_the_dicom_objects(synthetic_patient_dir, tmp_path):
+    import json
+
+    patient = synthetic_patient_dir
+    args = ["ratio", "--ia", str(patient / "pet_ia"), "--iv", str(patient / "pet_iv"), "--segmentation",
+            str(patient / "segmentation.seg.nrrd"), "--reference", str(patient / "mri"), "--dicom",
+            "-o", str(tmp_path / "out")]
+    assert main(args) == 0
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert {"ratios.csv", "summary.json", "segmentation.seg.dcm", "measurements.sr.dcm"} <= set(provenance["outputs"])
