@@ -111,7 +111,7 @@ def command_suv(args: argparse.Namespace) -> int:
 
 # --- ratio -------------------------------------------------------------------------------------------------
 def command_ratio(args: argparse.Namespace) -> int:
-    from .lesion_ratio import analyse, overlap_problem
+    from .lesion_ratio import analyse_pets, provenance_inputs
     from .ratio import RatioSettings
     from .ratio_outputs import write_ratio_outputs
     from .workflow import load_segments
@@ -120,25 +120,8 @@ def command_ratio(args: argparse.Namespace) -> int:
     segments = load_segments(args.segmentation, args.labels, args.reference)
     ia = _load_pet(args.ia, args, "ia-", "IA PET")
     iv = _load_pet(args.iv, args, "iv-", "IV PET")
-    parameters = {"ia": ia.parameters.to_dict(), "iv": iv.parameters.to_dict()}
-    for key, pet in (("ia", ia), ("iv", iv)):
-        parameters[key]["series_instance_uid"] = pet.series_instance_uid
-        parameters[key]["series_description"] = pet.description
-    if ia.suv.unit != iv.suv.unit:
-        raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
-                                "Use the same --normalization for both.")
-    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
-    problem = overlap_problem(analysis)
-    if problem:
-        raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "
-                                "both PETs (same frame of reference), or draw it again.")
-    inputs = {"ia": {"path": args.ia, "series_instance_uid": ia.series_instance_uid},
-              "iv": {"path": args.iv, "series_instance_uid": iv.series_instance_uid},
-              "segmentation": args.segmentation}
-    if args.labels:
-        inputs["labels"] = args.labels
-    if args.reference:
-        inputs["reference"] = args.reference
+    analysis = analyse_pets(segments, ia, iv, settings)
+    inputs = provenance_inputs(args.ia, args.iv, ia, iv, args.segmentation, args.labels, args.reference)
     paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot or args.report)
     if args.dicom:
         paths.update(_export_dicom(args, segments, analysis))

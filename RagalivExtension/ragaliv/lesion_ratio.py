@@ -109,3 +109,38 @@ def overlap_problem(analysis: RatioAnalysis) -> Optional[str]:
                 "not in the same patient coordinates."
             )
     return None
+
+
+def analyse_pets(segments: Sequence[SegmentMask], ia, iv, settings: Optional[RatioSettings] = None) -> RatioAnalysis:
+    """The analysis of two loaded PETs (:class:`ragaliv.pet.suv.PetImage`), as ``ragaliv ratio`` and the batch
+    run it: same SUV normalisation on both, the SUV parameters used recorded per scan, and a clear error when
+    no segment overlaps a PET."""
+    from .errors import RagalivInputError
+
+    if ia.suv.unit != iv.suv.unit:
+        raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
+                                "Use the same normalization for both scans.")
+    parameters = {}
+    for key, pet in (("ia", ia), ("iv", iv)):
+        parameters[key] = pet.parameters.to_dict()
+        parameters[key]["series_instance_uid"] = pet.series_instance_uid
+        parameters[key]["series_description"] = pet.description
+    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
+    problem = overlap_problem(analysis)
+    if problem:
+        raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "
+                                "both PETs (same frame of reference), or draw it again.")
+    return analysis
+
+
+def provenance_inputs(ia_path: str, iv_path: str, ia, iv, segmentation: str, labels: Optional[str] = None,
+                      reference: Optional[str] = None) -> dict[str, Any]:
+    """Inputs for the provenance sidecar (the PETs identified by their SeriesInstanceUIDs)."""
+    inputs: dict[str, Any] = {"ia": {"path": ia_path, "series_instance_uid": ia.series_instance_uid},
+                              "iv": {"path": iv_path, "series_instance_uid": iv.series_instance_uid},
+                              "segmentation": segmentation}
+    if labels:
+        inputs["labels"] = labels
+    if reference:
+        inputs["reference"] = reference
+    return inputs

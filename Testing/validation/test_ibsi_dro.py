@@ -27,7 +27,7 @@ TWO_DECIMALS = 0.005
 
 
 def _dro_rows():
-    """Rows of DRO_list.csv if the shared data is there; else one placeholder that skips (fails on CI)."""
+    """Rows of DRO_list.csv if the shared data is there; else a single stand-in case that skips (fails on CI)."""
     configured = os.environ.get("RAGALIV_SHARED_DATA")
     root = (
         pathlib.Path(configured)

@@ -192,7 +192,7 @@ def _load_pet(path: str, row: CohortRow, scan: str):
 
 def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) -> dict[str, Any]:
     """The ``ragaliv ratio`` sequence (cli.command_ratio) on one cohort row."""
-    from ..lesion_ratio import analyse, overlap_problem
+    from ..lesion_ratio import analyse_pets, provenance_inputs
     from ..ratio import RatioSettings
     from ..ratio_outputs import write_ratio_outputs
     from ..workflow import load_segments
@@ -205,24 +205,9 @@ def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) ->
     segments = load_segments(values["segmentation"], values.get("labels"), values.get("reference"))
     ia = _load_pet(values["ia"], row, "ia")
     iv = _load_pet(values["iv"], row, "iv")
-    parameters = {"ia": ia.parameters.to_dict(), "iv": iv.parameters.to_dict()}
-    for key, pet in (("ia", ia), ("iv", iv)):
-        parameters[key]["series_instance_uid"] = pet.series_instance_uid
-        parameters[key]["series_description"] = pet.description
-    if ia.suv.unit != iv.suv.unit:
-        raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
-                                "Use the same normalization for both scans.")
-    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
-    problem = overlap_problem(analysis)
-    if problem:
-        raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "
-                                "both PETs (same frame of reference), or draw it again.")
-    inputs: dict[str, Any] = {"ia": {"path": values["ia"], "series_instance_uid": ia.series_instance_uid},
-                              "iv": {"path": values["iv"], "series_instance_uid": iv.series_instance_uid},
-                              "segmentation": values["segmentation"]}
-    for name in ("labels", "reference"):
-        if values.get(name):
-            inputs[name] = values[name]
+    analysis = analyse_pets(segments, ia, iv, settings)
+    inputs = provenance_inputs(values["ia"], values["iv"], ia, iv, values["segmentation"], values.get("labels"),
+                               values.get("reference"))
     parameters_used = row.settings()  # write_ratio_outputs keeps the parameter keys (no paths, no patient_id)
     parameters_used["source"] = f"ragaliv batch, COHORT.csv line {row.line}"
     write_ratio_outputs(analysis, directory, inputs, parameters_used, plot=True, deidentifier=scrubber)
