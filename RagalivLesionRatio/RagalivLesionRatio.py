@@ -121,6 +121,9 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._updateTimer.connect("timeout()", self.onLiveUpdateTimer)
         self._live = LiveRatioUpdater(self._recompute, self._updateTimer.start)
 
+        # The editor gets its own vtkMRMLSegmentEditorNode, set before the scene (qMRMLSegmentEditorWidget.h:
+        # "The empty parameter set node should be set before the MRML scene"); the .ui has no mrmlSceneChanged
+        # connection to it, so uiWidget.setMRMLScene above did not reach it.
         editor = self.ui.segmentEditorWidget
         editor.setMRMLSegmentEditorNode(self.logic.lib.segment_editor_node())
         editor.setMRMLScene(slicer.mrmlScene)
@@ -157,29 +160,51 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._updateTimer.stop()
         self._updateTimer.disconnect("timeout()", self.onLiveUpdateTimer)
         self._stopPlacing()
+        self.setParameterNode(None)
         self.removeObservers()
 
     def enter(self) -> None:
-        self.initializeParameterNode()
+        # As Slicer's SegmentEditor module widget does (Modules/Scripted/SegmentEditor/SegmentEditor.py).
         self.ui.segmentEditorWidget.installKeyboardShortcuts()
+        self.initializeParameterNode()
+        self.ui.segmentEditorWidget.updateWidgetFromMRML()
 
     def exit(self) -> None:
+        self._stopPlacing()
         self.ui.segmentEditorWidget.setActiveEffect(None)
         self.ui.segmentEditorWidget.uninstallKeyboardShortcuts()
+        self.ui.segmentEditorWidget.removeViewObservations()
 
     def onSceneStartClose(self, caller, event) -> None:
         self._live.stop()
+        self._live.pending = False
+        self._updateTimer.stop()
+        self._stopPlacing()
         self.ui.segmentEditorWidget.setSegmentationNode(None)
         self.ui.segmentEditorWidget.removeViewObservations()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
+            self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(self.logic.lib.segment_editor_node())
             self.initializeParameterNode()
+            self.ui.segmentEditorWidget.updateWidgetFromMRML()
 
     # --- parameter node ----------------------------------------------------------------------------
     def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
+        parameterNode = self.logic.getParameterNode()
+        if self._parameterNode is not None and self._parameterNode.parameterNode is parameterNode.parameterNode:
+            return  # already connected to this node (enter() after exit(): do not stack GUI connections)
+        self.setParameterNode(parameterNode)
+
+    def _parameterWidgets(self) -> dict:
+        """The .ui widgets bound to parameters through their "SlicerParameterName" dynamic property."""
+        widgets = {}
+        for widget in vars(self.ui).values():
+            name = widget.property("SlicerParameterName") if hasattr(widget, "property") else None
+            if name:
+                widgets[name] = widget
+        return widgets
 
     def setParameterNode(self, inputParameterNode: Optional[RagalivLesionRatioParameterNode]) -> None:
         if self._parameterNode:
@@ -191,8 +216,9 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._parameterNode = inputParameterNode
         self._parameterNodeGuiTag = None
         if self._parameterNode:
-            # Slicer <= 5.8 returns None from connectGui: disconnectGui(None) is a no-op, so connect once per node.
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            # connectGui() returns None up to Slicer 5.8 (the tag is returned from 5.10), which would leave the
+            # connection impossible to disconnect; connectParametersToGui() returns the tag in every version.
+            self._parameterNodeGuiTag = self._parameterNode.connectParametersToGui(self._parameterWidgets())
             self.addObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
@@ -254,43 +280,58 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
         dose = self.ui.iaDoseSpinBox if role == "IA" else self.ui.ivDoseSpinBox
         injection = self.ui.iaInjectionDateTimeEdit if role == "IA" else self.ui.ivInjectionDateTimeEdit
-        injectionTime = datetime.datetime.fromisoformat(injection.dateTime.toString("yyyy-MM-ddTHH:mm:ss"))
+        # The .ui sets the minimum date-time (1900-01-01, shown as "DICOM header") as the default: keep the header.
+        injectionTime = None
+        if injection.dateTime != injection.minimumDateTime:
+            text = injection.dateTime.toString("yyyy-MM-dd HH:mm:ss")
+            injectionTime = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
         return SuvOverrides(
             weight_kg=positive(self.ui.weightSpinBox),
             height_cm=positive(self.ui.heightSpinBox),
             injected_dose_mbq=positive(dose),
-            injection_time=injectionTime if injectionTime.year > 1900 else None,
+            injection_time=injectionTime,
         )
 
     def _choosePetSeries(self, role: str):
         database = slicer.dicomDatabase
         if database is None or not database.isOpen:
             raise RagalivError(_("The DICOM database is not open: import the PET series in the DICOM module first."))
-        choices = []
+        labels, seriesUids = [], []
         for patient in database.patients():
             for study in database.studiesForPatient(patient):
                 for series in database.seriesForStudy(study):
                     files = database.filesForSeries(series, 1)
                     if not files or database.fileValue(files[0], "0008,0060") != "PT":
                         continue
-                    label = " | ".join(
-                        database.fileValue(files[0], tag) for tag in ("0010,0010", "0008,0021", "0008,103E")
-                    )
-                    choices.append((label, series))
-        if not choices:
+                    fields = [database.fileValue(files[0], tag)
+                              for tag in ("0010,0010", "0008,0021", "0008,0031", "0008,103e")]
+                    # Numbered: two series may share patient, date, time and description.
+                    labels.append(f"{len(labels) + 1}. " + " | ".join(fields))
+                    seriesUids.append(series)
+        if not labels:
             raise RagalivError(_("No PET (PT) series in the DICOM database. Import the PET series first."))
-        labels = [label for label, seriesUid in choices]
-        label = qt.QInputDialog.getItem(slicer.util.mainWindow(), _("Choose the {role} PET").format(role=role),
-                                        _("PET series:"), labels, 0, False)
-        if not label:
+        # Not qt.QInputDialog.getItem: on Cancel it returns the current item (qinputdialog.cpp), and PythonQt
+        # cannot return its "bool* ok", so Cancel would load the first series.
+        dialog = qt.QInputDialog(slicer.util.mainWindow())
+        dialog.setWindowTitle(_("Choose the {role} PET").format(role=role))
+        dialog.setLabelText(_("PET series:"))
+        dialog.setComboBoxItems(labels)
+        dialog.setComboBoxEditable(False)
+        accepted = dialog.exec_()
+        label = dialog.textValue()
+        dialog.deleteLater()
+        if not accepted or label not in labels:
             return None
-        return database.filesForSeries(choices[labels.index(label)][1])
+        return database.filesForSeries(seriesUids[labels.index(label)])
 
     def onLoadPet(self, role: str) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to load the {role} PET.").format(role=role), waitCursor=True):
+        message = _("Failed to load the {role} PET.").format(role=role)
+        files = None
+        with slicer.util.tryWithErrorDisplay(message):  # no wait cursor over the series dialog
             files = self._choosePetSeries(role)
-            if not files:
-                return
+        if not files:
+            return
+        with slicer.util.tryWithErrorDisplay(message, waitCursor=True):
             node, _pet = load_pet_node(slicer.mrmlScene, files, f"{role} PET SUV", self._overrides(role),
                                        self._parameterNode.normalization)
             if role == "IA":
@@ -308,6 +349,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
                     load_pet_node(slicer.mrmlScene, files, node.GetName(), self._overrides(role),
                                   self._parameterNode.normalization, volume_node=node)
             self._showSuvParameters()
+        if self.ui.updateButton.enabled:
             self.onUpdateButton()
 
     def _showSuvParameters(self) -> None:
@@ -328,7 +370,9 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def showFusion(self, role: str) -> None:
         node = self._parameterNode
-        pet = node.iaPetVolume if role == "IA" else node.ivPetVolume
+        pet = (node.iaPetVolume if role == "IA" else node.ivPetVolume) if node else None
+        if pet is None:
+            return  # setSliceViewerLayers(foreground=None) would clear the layer
         slicer.util.setSliceViewerLayers(background=node.mriVolume or pet, foreground=pet, foregroundOpacity=0.5)
 
     # --- placing by click -----------------------------------------------------------------------------------
@@ -336,6 +380,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._stopPlacing()
         self._placeCallback = callback
         self._placeNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Ragaliv click")
+        self._placeNode.CreateDefaultDisplayNodes()
         self._placeNode.SetSaveWithScene(False)
         self.addObserver(self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced)
         selection = slicer.app.applicationLogic().GetSelectionNode()
@@ -350,16 +395,31 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             self.removeObserver(
                 self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced
             )
-            slicer.mrmlScene.RemoveNode(self._placeNode)
+            # Placement cancelled (module exit, scene close, new click request): leave Place mode, or the next
+            # click in a view would create a new point list.
+            selection = slicer.app.applicationLogic().GetSelectionNode()
+            interaction = slicer.app.applicationLogic().GetInteractionNode()
+            if (interaction.GetCurrentInteractionMode() == interaction.Place
+                    and selection.GetActivePlaceNodeID() == self._placeNode.GetID()):
+                interaction.SetCurrentInteractionMode(interaction.ViewTransform)
+            if self._placeNode.GetScene() is not None:
+                slicer.mrmlScene.RemoveNode(self._placeNode)
         self._placeNode = None
+        self._placeCallback = None
 
     def _onPointPlaced(self, caller, event) -> None:
+        if caller is not self._placeNode or self._placeCallback is None:
+            return
         position = [0.0, 0.0, 0.0]
         caller.GetNthControlPointPositionWorld(caller.GetNumberOfControlPoints() - 1, position)
-        callback = self._placeCallback
-        qt.QTimer.singleShot(0, self._stopPlacing)  # not inside the markups event
+        callback, self._placeCallback = self._placeCallback, None
+        qt.QTimer.singleShot(0, lambda node=caller: self._stopPlacingNode(node))  # not inside the markups event
         with slicer.util.tryWithErrorDisplay(_("Could not place the segment."), waitCursor=True):
             callback(position)
+
+    def _stopPlacingNode(self, node) -> None:
+        if node is self._placeNode:
+            self._stopPlacing()
 
     def onAddLesion(self) -> None:
         self._startPlacing(lambda ras: self.logic.lib.add_lesion(ras))
@@ -385,42 +445,63 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export ratio results to"))
         if not directory:
             return
+        paths = None
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
-            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
-
+        if not paths:
+            return
+        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
 
     def _mriFiles(self):
         """DICOM files of the MRI (from Slicer's DICOM database), which the SEG is defined on."""
         mri = self._parameterNode.mriVolume
         uids = (mri.GetAttribute("DICOM.instanceUIDs") or "").split() if mri else []
-        if not uids or slicer.dicomDatabase is None:
+        database = slicer.dicomDatabase
+        files = [database.fileForInstance(uid) for uid in uids] if uids and database is not None else []
+        if not files or not all(files):
             raise RagalivError(_("The MRI was not loaded from the DICOM database, so a DICOM SEG cannot reference it."))
-        return [slicer.dicomDatabase.fileForInstance(uid) for uid in uids]
+        return files
 
     def onExportDicom(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write DICOM SEG and SR to"))
-        if not directory:
+        if not directory or not _ensurePythonPackage("highdicom", _("DICOM export")):
             return
+        paths = None
         with slicer.util.tryWithErrorDisplay(_("DICOM export failed."), waitCursor=True):
-            try:
-                import highdicom  # noqa: F401
-            except ImportError:
-                question = _("DICOM export needs the highdicom package. Install it now?")
-                if not slicer.util.confirmOkCancelDisplay(question):
-                    return
-                slicer.util.pip_install("highdicom")
             paths = self.logic.lib.export_dicom(directory, self._mriFiles(), self.ui.deidentifyCheckBox.checked)
-            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+        if not paths:
+            return
+        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
 
     def onReport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the case report to"))
         if not directory:
             return
+        paths = None
         with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
             paths = self.logic.lib.write_report(directory, self.ui.deidentifyCheckBox.checked)
-            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
-            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(paths["report"]))
+        if not paths:
+            return
+        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(paths["report"]))
+
+
+def _ensurePythonPackage(name: str, purpose: str) -> bool:
+    """True if ``name`` imports, else offer to pip-install it (not under a wait cursor)."""
+    import importlib
+
+    try:
+        importlib.import_module(name)
+        return True
+    except ImportError:
+        pass
+    question = _("{purpose} needs the Python package {name}. Install it now?").format(purpose=purpose, name=name)
+    if not slicer.util.confirmOkCancelDisplay(question):
+        return False
+    with slicer.util.tryWithErrorDisplay(_("Could not install {name}.").format(name=name), waitCursor=True):
+        slicer.util.pip_install(name)
+    importlib.invalidate_caches()
+    return True
 
 
 #

@@ -5,6 +5,7 @@ no Qt) and the ragaliv core, tested without the application.
 """
 
 import datetime
+import logging
 import os
 import sys
 from typing import Annotated, Optional
@@ -117,6 +118,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        self.setParameterNode(None)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -130,7 +132,19 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
+        parameterNode = self.logic.getParameterNode()
+        if self._parameterNode is not None and self._parameterNode.parameterNode is parameterNode.parameterNode:
+            return  # already connected to this node (enter() again: do not stack GUI connections)
+        self.setParameterNode(parameterNode)
+
+    def _parameterWidgets(self) -> dict:
+        """The .ui widgets bound to parameters through their "SlicerParameterName" dynamic property."""
+        widgets = {}
+        for widget in vars(self.ui).values():
+            name = widget.property("SlicerParameterName") if hasattr(widget, "property") else None
+            if name:
+                widgets[name] = widget
+        return widgets
 
     def setParameterNode(self, inputParameterNode: Optional[RagalivSpectDosimetryParameterNode]) -> None:
         if self._parameterNode:
@@ -142,8 +156,9 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self._parameterNode = inputParameterNode
         self._parameterNodeGuiTag = None
         if self._parameterNode:
-            # Slicer <= 5.8 returns None from connectGui: disconnectGui(None) is a no-op, so connect once per node.
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            # connectGui() returns None up to Slicer 5.8 (the tag is returned from 5.10), which would leave the
+            # connection impossible to disconnect; connectParametersToGui() returns the tag in every version.
+            self._parameterNodeGuiTag = self._parameterNode.connectParametersToGui(self._parameterWidgets())
             self.addObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
@@ -175,32 +190,33 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onSpectSelected(self, volumeNode) -> None:
         """Fill time, injection and activity from the DICOM header (all editable: headers are often wrong)."""
-        if volumeNode is None:
+        node = self._parameterNode
+        if volumeNode is None or node is None:
             return
         from ragaliv.spect.loading import parse_dicom_datetime
 
         header = self._dicomHeader(volumeNode)
         if header is None:
             return
-        acquisition = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
-                                           header.get("AcquisitionTime") or header.get("SeriesTime"))
-        node = self._parameterNode
-        sequence = header.get("RadiopharmaceuticalInformationSequence")
-        if sequence and not node.injectionTime:
-            start = None
-            text = str(sequence[0].get("RadiopharmaceuticalStartDateTime") or "")
-            if len(text) >= 14:
-                start = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
-            if start is not None:
-                node.injectionTime = start.isoformat()
-            dose = sequence[0].get("RadionuclideTotalDose")
-            if dose:
-                node.administeredMbq = float(dose) / 1e6
-        if acquisition is not None and node.injectionTime:
-            injection = datetime.datetime.fromisoformat(node.injectionTime)
-            self.ui.timeSpinBox.value = (acquisition - injection).total_seconds() / 3600.0
         units = str(header.get("Units", "") or "").upper()
         self.ui.unitsComboBox.currentText = "Bq/mL" if units == "BQML" else "counts"
+        # A pre-fill only: a malformed header value (or a hand-typed injection time) leaves the fields as they are.
+        try:
+            acquisition = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
+                                               header.get("AcquisitionTime") or header.get("SeriesTime"))
+            sequence = header.get("RadiopharmaceuticalInformationSequence")
+            if sequence and not node.injectionTime:
+                text = str(sequence[0].get("RadiopharmaceuticalStartDateTime") or "")
+                if len(text) >= 14:
+                    node.injectionTime = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S").isoformat()
+                dose = sequence[0].get("RadionuclideTotalDose")
+                if dose:
+                    node.administeredMbq = float(dose) / 1e6
+            if acquisition is not None and node.injectionTime:
+                injection = datetime.datetime.fromisoformat(node.injectionTime)
+                self.ui.timeSpinBox.value = (acquisition - injection).total_seconds() / 3600.0
+        except (TypeError, ValueError) as error:
+            logging.warning(f"RagalivSpectDosimetry: DICOM header values not used: {error}")
 
     def onAddTimepoint(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not add the time point."), waitCursor=True):
@@ -214,7 +230,9 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             self.onParameterNodeModified()
 
     def onRemoveTimepoint(self) -> None:
-        rows = {index.row() for index in self.ui.timepointTableView.selectionModel().selectedIndexes()}
+        view = self.ui.timepointTableView
+        proxy = view.sortFilterProxyModel()  # the view may be sorted: map to rows of the table node
+        rows = {proxy.mapToSource(index).row() for index in view.selectionModel().selectedIndexes()}
         with slicer.util.tryWithErrorDisplay(_("Could not remove the time point."), waitCursor=True):
             for row in sorted(rows, reverse=True):
                 self.logic.lib.remove_timepoint(row)
@@ -261,20 +279,42 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onExport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export dosimetry to"))
-        if not directory:
+        # The exported files include tac.png (ragaliv.plots: matplotlib, which Slicer does not ship).
+        if not directory or not _ensurePythonPackage("matplotlib", _("The dosimetry export")):
             return
+        paths = None
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
+        if paths:
             slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
-
 
     def onReport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the report to"))
-        if not directory:
+        if not directory or not _ensurePythonPackage("matplotlib", _("The dosimetry report")):
             return
+        paths = None
         with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
             paths = self.logic.lib.write_report(directory)
+        if paths:
             slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+
+
+def _ensurePythonPackage(name: str, purpose: str) -> bool:
+    """True if ``name`` imports, else offer to pip-install it (not under a wait cursor)."""
+    import importlib
+
+    try:
+        importlib.import_module(name)
+        return True
+    except ImportError:
+        pass
+    question = _("{purpose} needs the Python package {name}. Install it now?").format(purpose=purpose, name=name)
+    if not slicer.util.confirmOkCancelDisplay(question):
+        return False
+    with slicer.util.tryWithErrorDisplay(_("Could not install {name}.").format(name=name), waitCursor=True):
+        slicer.util.pip_install(name)
+    importlib.invalidate_caches()
+    return True
 
 
 #

@@ -21,7 +21,6 @@ def write_study_outputs(
     string of the tables and documents (``document``) and writes the provenance (``write_provenance``).
     """
     from .io.images import write_image
-    from .plots import plot_time_activity
     from .report.provenance import write_provenance
     from .results_io import write_csv, write_json
     from .spect.tables import DOSE_COLUMNS, DVH_COLUMNS, TAC_COLUMNS, TIA_COLUMNS, plot_curve
@@ -38,8 +37,13 @@ def write_study_outputs(
     write_csv(paths["tac"], TAC_COLUMNS, scrub(result.tac_rows()))
     write_csv(paths["tia"], (*TIA_COLUMNS, "voxel_tia_mbq_h"), scrub(result.tia_rows()))
     write_csv(paths["dose"], DOSE_COLUMNS, scrub(result.dose_rows()))
-    curves = [plot_curve(r.region, r.tac.time_h, r.tac.activity_mbq, r.fit) for r in result.regions]
-    plot_time_activity(curves, paths["plot"], "VOI time-activity curves (not decay corrected)")
+    try:
+        from .plots import plot_time_activity  # matplotlib: optional (absent inside Slicer unless installed)
+    except ImportError:
+        paths.pop("plot")
+    else:
+        curves = [plot_curve(r.region, r.tac.time_h, r.tac.activity_mbq, r.fit) for r in result.regions]
+        plot_time_activity(curves, paths["plot"], "VOI time-activity curves (not decay corrected)")
     if result.voxel.performed:
         paths["dose_map"] = os.path.join(output, "dose_map.nrrd")
         paths["dvh"] = os.path.join(output, "dvh.csv")

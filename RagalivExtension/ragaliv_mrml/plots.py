@@ -4,11 +4,16 @@ from typing import Optional
 
 
 def get_or_add(scene, class_name: str, name: str, reference_node=None, role: Optional[str] = None):
-    """Node referenced by ``reference_node`` under ``role``, else a new one (and reference it)."""
+    """Node referenced by ``reference_node`` under ``role``, else a new one (and reference it).
+
+    The reference is written as the module's ``@parameterNodeWrapper`` writes node fields (an empty
+    parameter of the same name beside the reference); without it the wrapper would take the field for
+    unset and clear the reference when the module opens the scene."""
     node = reference_node.GetNodeReference(role) if reference_node is not None and role else None
     if node is None:
         node = scene.AddNewNodeByClass(class_name, name)
         if reference_node is not None and role:
+            reference_node.SetParameter(role, "")
             reference_node.SetNodeReferenceID(role, node.GetID())
     return node
 
