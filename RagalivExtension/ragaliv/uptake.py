@@ -128,7 +128,8 @@ def _sphere_means(
     pad_low = np.maximum(half - (centres_kji.min(axis=0) - low), 0)
     pad_high = np.maximum((centres_kji.max(axis=0) + half + 1) - high, 0)
     pad = tuple(zip(pad_low, pad_high))
-    values = np.pad(np.where(valid, block, 0.0), pad)
+    # float64 explicitly: numpy 1.26 and 2.x promote float32 differently (and numpy 2 FFTs float32 in float32).
+    values = np.pad(np.where(valid, block, 0.0).astype(np.float64), pad)
     valid = np.pad(valid, pad)
     sums = _convolve_same(values, kernel)
     coverage = _convolve_same(valid.astype(float), kernel)

@@ -82,7 +82,10 @@ def strict_rewrite(dataset):
         for element in dataset.iterall():
             if element.VR != "SQ":
                 pydicom.dataelem.DataElement(element.tag, element.VR, element.value)
-        dataset.save_as(io.BytesIO(), enforce_file_format=True)
+        try:
+            dataset.save_as(io.BytesIO(), enforce_file_format=True)  # pydicom 3
+        except TypeError:
+            dataset.save_as(io.BytesIO(), write_like_original=False)  # pydicom 2.4 (Slicer 5.8)
     finally:
         pydicom.config.settings.writing_validation_mode = previous
 
@@ -109,8 +112,13 @@ def test_seg_is_valid_and_references_the_mri(export):
     assert dataset.FrameOfReferenceUID == mri_header.FrameOfReferenceUID
     assert dataset.StudyInstanceUID == mri_header.StudyInstanceUID
     # highdicom's own decoding agrees with ours on every segment's voxel count
-    volume = seg.get_volume(combine_segments=False)
-    counts = volume.array.reshape(-1, volume.array.shape[-1]).sum(axis=0)
+    if hasattr(seg, "get_volume"):  # highdicom >= 0.23
+        volume = seg.get_volume(combine_segments=False)
+        counts = volume.array.reshape(-1, volume.array.shape[-1]).sum(axis=0)
+    else:  # highdicom 0.22 (the last for Python 3.9, i.e. Slicer 5.8)
+        source_uids = [uid for _, _, uid in seg.get_source_image_uids()]
+        pixels = seg.get_pixels_by_source_instance(source_uids, ignore_spatial_locations=True)
+        counts = pixels.reshape(-1, pixels.shape[-1]).sum(axis=0)
     assert [int(c) for c in counts] == [segment.voxel_count for segment in export.segments]
     items = {item.SegmentLabel: item for item in dataset.SegmentSequence}
     lesion = items["Lesion 1"]

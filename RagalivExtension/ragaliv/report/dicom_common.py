@@ -9,6 +9,8 @@ DateTime - all optional, Type 3) are removed. The same inputs therefore give byt
 
 import datetime
 import hashlib
+import importlib
+import inspect
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional, Union
@@ -48,6 +50,163 @@ def import_highdicom() -> Any:
         raise RagalivInputError("DICOM SEG/SR export needs the highdicom package, which is not installed.",
                                 HIGHDICOM_HINT) from None
     return highdicom
+
+
+# --- highdicom versions ------------------------------------------------------------------------------------
+# The export is written against highdicom 0.28 and must also run on 0.22 (the newest for Python 3.9, i.e. what
+# `pip install highdicom` gives inside 3D Slicer 5.8). Differences are feature-detected, not version-compared.
+def accepted_keywords(cls: type) -> set[str]:
+    """Keyword arguments ``cls(...)`` accepts: its ``__init__`` parameters and, while an ``__init__`` passes
+    ``**kwargs`` on, those of its base classes (highdicom's SOP classes hand e.g. ``content_date`` to
+    :class:`highdicom.SOPClass`)."""
+    accepted: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # a builtin __init__ (object, Dataset internals)
+            break
+        accepted.update(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    accepted.discard("self")
+    return accepted
+
+
+# Keyword -> (attribute, value as stored) for arguments older highdicom lacks, set on the finished dataset.
+_SOP_FALLBACKS = {
+    "content_date": lambda v: ("ContentDate", v.strftime("%Y%m%d")),
+    "content_time": lambda v: ("ContentTime", v.strftime("%H%M%S")),
+    "specific_character_set": lambda v: ("SpecificCharacterSet", v),
+}
+
+
+def create_sop(cls: type, **kwargs: Any) -> Any:
+    """``cls(**kwargs)`` for a highdicom SOP class; the optional arguments of :data:`_SOP_FALLBACKS` that this
+    highdicom does not take (0.22: content_date, content_time, specific_character_set) are set as attributes
+    on the result instead."""
+    accepted = accepted_keywords(cls)
+    missing = {key: kwargs.pop(key) for key in list(kwargs) if key in _SOP_FALLBACKS and key not in accepted}
+    dataset = cls(**kwargs)
+    for key, value in missing.items():
+        if value is not None:
+            keyword, stored = _SOP_FALLBACKS[key](value)
+            setattr(dataset, keyword, stored)
+    return dataset
+
+
+def add_spacing_between_slices(seg: Dataset, source_images: Sequence[Dataset]) -> None:
+    """Spacing Between Slices in the SEG's shared Pixel Measures when highdicom left it out (0.22 does), as newer
+    highdicom writes it: from the positions of all source planes (so a reader can rebuild the grid although empty
+    frames are omitted), when they form a regular stack along the normal (1 % spacing tolerance; one plane: 1.0)."""
+    shared = seg.get("SharedFunctionalGroupsSequence")
+    measures = shared[0].get("PixelMeasuresSequence") if shared else None
+    orientation = shared[0].get("PlaneOrientationSequence") if shared else None
+    if not measures or not orientation or "SpacingBetweenSlices" in measures[0]:
+        return
+    spacing = regular_slice_spacing(source_plane_positions(source_images),
+                                    [float(v) for v in orientation[0].ImageOrientationPatient])
+    if spacing is not None:
+        from pydicom.valuerep import format_number_as_ds
+
+        measures[0].SpacingBetweenSlices = format_number_as_ds(spacing)
+
+
+def source_plane_positions(source_images: Sequence[Dataset]) -> list[list[float]]:
+    """Image Position (Patient) of every plane of the source images (every frame of a multi-frame image)."""
+    positions = []
+    for image in source_images:
+        frames = image.get("PerFrameFunctionalGroupsSequence")
+        if frames:
+            shared = (image.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+            for frame in frames:
+                plane = frame.get("PlanePositionSequence") or shared.get("PlanePositionSequence")
+                if not plane or "ImagePositionPatient" not in plane[0]:
+                    return []
+                positions.append([float(v) for v in plane[0].ImagePositionPatient])
+        elif image.get("ImagePositionPatient") is not None:
+            positions.append([float(v) for v in image.ImagePositionPatient])
+        else:
+            return []
+    return positions
+
+
+def regular_slice_spacing(positions: Sequence[Sequence[float]], orientation: Sequence[float],
+                          rtol: float = 1e-2, perpendicular_tol: float = 1e-3) -> Optional[float]:
+    """Slice spacing of plane positions forming a regular stack along the plane normal, else None
+    (highdicom's ``get_volume_positions`` with its defaults: sorted, no duplicates, no gaps)."""
+    if len(positions) == 0 or len(orientation) != 6:
+        return None
+    unique = np.unique(np.asarray(positions, dtype=float), axis=0)
+    if len(unique) < len(positions):
+        return None
+    if len(unique) == 1:
+        return 1.0
+    normal = np.cross(orientation[:3], orientation[3:])
+    distances = unique @ normal
+    order = np.argsort(distances)
+    ordered = distances[order]
+    spacing = (ordered[-1] - ordered[0]) / (len(ordered) - 1)
+    if not np.isclose(np.diff(ordered), spacing, rtol=rtol, atol=0.0).all():
+        return None
+    spans = unique[order[1:]] - unique[order[0]]
+    dots = (spans / np.linalg.norm(spans, axis=1)[:, None]) @ normal
+    if not np.all((np.abs(dots - 1.0) < perpendicular_tol) | (np.abs(dots + 1.0) < perpendicular_tol)):
+        return None
+    return float(abs(spacing))
+
+
+def group_evidence_by_study(hd: Any, sr: Dataset, evidence: Sequence[Dataset], record_evidence: bool = True) -> None:
+    """Evidence of the SR's own study in the Current Requested Procedure Evidence Sequence, that of other studies
+    in the Pertinent Other Evidence Sequence, as newer highdicom (0.28) does.
+
+    Older highdicom (0.22) split by "referenced in the content" instead (an IA PET slice not cited by a measurement
+    went to Pertinent Other Evidence, and the SEG of the MRI study to Current); detected by its
+    ``collect_evidence`` lacking the ``study_instance_uid`` argument, and redone here in place.
+    """
+    try:
+        collect = importlib.import_module(f"{hd.__name__}.sr.utils").collect_evidence
+    except (ImportError, AttributeError):
+        collect = None
+    if collect is None or "study_instance_uid" in inspect.signature(collect).parameters:
+        return
+    groups: dict[bool, dict[tuple[str, str], list[Dataset]]] = {True: {}, False: {}}
+    seen: set[str] = set()
+    for instance in evidence:
+        uid = str(instance.SOPInstanceUID)
+        if uid in seen:
+            continue
+        seen.add(uid)
+        item = Dataset()
+        item.ReferencedSOPClassUID = instance.SOPClassUID
+        item.ReferencedSOPInstanceUID = instance.SOPInstanceUID
+        same = instance.StudyInstanceUID == sr.StudyInstanceUID
+        groups[same].setdefault((instance.StudyInstanceUID, instance.SeriesInstanceUID), []).append(item)
+    for keyword, same in (("CurrentRequestedProcedureEvidenceSequence", True),
+                          ("PertinentOtherEvidenceSequence", False)):
+        if keyword in sr:
+            delattr(sr, keyword)
+        if groups[same] and (same or record_evidence):
+            setattr(sr, keyword, _study_references(groups[same]))
+
+
+def _study_references(collection: dict[tuple[str, str], list[Dataset]]) -> list[Dataset]:
+    """Study items (Study Instance UID, Referenced Series Sequence) of {(study, series): instance items}."""
+    studies: dict[str, list[Dataset]] = {}
+    for (study_uid, series_uid), instances in collection.items():
+        series_item = Dataset()
+        series_item.SeriesInstanceUID = series_uid
+        series_item.ReferencedSOPSequence = instances
+        studies.setdefault(study_uid, []).append(series_item)
+    items = []
+    for study_uid, series_items in studies.items():
+        study_item = Dataset()
+        study_item.StudyInstanceUID = study_uid
+        study_item.ReferencedSeriesSequence = series_items
+        items.append(study_item)
+    return items
 
 
 def deterministic_uid(*parts: object) -> str:

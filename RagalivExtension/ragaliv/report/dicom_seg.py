@@ -27,7 +27,9 @@ from .dicom_common import (
     MANUFACTURER,
     SOFTWARE_VERSION,
     SeriesInput,
+    add_spacing_between_slices,
     content_moment,
+    create_sop,
     deidentify,
     deterministic_uid,
     dicom_lab_to_rgb,
@@ -227,15 +229,19 @@ def write_dicom_seg(
             algorithm_identification=identification,
             tracking_uid=deterministic_uid("segment-tracking", source_uid, segment.name),
             tracking_id=segment.name,
-            display_color=hd.color.CIELabColor.from_dicom_value(rgb_to_dicom_lab(segment.color_rgb)),
         )
+        # Set directly: highdicom 0.22 (the newest for Python 3.9, i.e. Slicer 5.8) has no display_color.
+        description.RecommendedDisplayCIELabValue = [int(v) for v in rgb_to_dicom_lab(segment.color_rgb)]
         if modifier is not None:
             type_item = description.SegmentedPropertyTypeCodeSequence[0]
             type_item.SegmentedPropertyTypeModifierCodeSequence = [hd.sr.CodedConcept.from_code(modifier)]
         descriptions.append(description)
 
     moment = content_moment(content_datetime, headers, warnings)
-    seg = hd.seg.Segmentation(
+    # Newer highdicom copies the source's Specific Character Set by default; 0.22 writes none.
+    charset = source_images[0].get("SpecificCharacterSet")
+    seg = create_sop(
+        hd.seg.Segmentation,
         source_images=source_images,
         pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
@@ -254,7 +260,9 @@ def write_dicom_seg(
         content_date=moment.date(),
         content_time=moment.time(),
         omit_empty_frames=True,
+        **({"specific_character_set": charset} if charset else {}),
     )
+    add_spacing_between_slices(seg, source_images)
     make_reproducible(seg, moment, sop_uid)
     if deidentifier is not None and deidentifier.enabled:
         deidentify(seg, deidentifier, *patient_identity(headers[0]))

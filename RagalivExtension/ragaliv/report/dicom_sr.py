@@ -51,9 +51,11 @@ from .dicom_common import (
     SOFTWARE_VERSION,
     SeriesInput,
     content_moment,
+    create_sop,
     deidentify,
     deterministic_uid,
     digest,
+    group_evidence_by_study,
     import_highdicom,
     make_reproducible,
     patient_identity,
@@ -345,8 +347,10 @@ def write_dicom_sr(
     if content_datetime is None and found:
         content_datetime = max(found)
     moment = content_moment(content_datetime, [], warnings)
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[*headers["ia"], *headers["iv"], seg],
+    evidence = [*headers["ia"], *headers["iv"], seg]
+    sr = create_sop(
+        hd.sr.Comprehensive3DSR,
+        evidence=evidence,
         content=report,
         series_instance_uid=series_uid,
         series_number=series_number,
@@ -366,6 +370,7 @@ def write_dicom_sr(
             designator=codes.PRIVATE_SCHEME, name=codes.PRIVATE_SCHEME_NAME,
             responsible_organization=codes.PRIVATE_SCHEME_ORGANIZATION)],
     )
+    group_evidence_by_study(hd, sr, evidence)
     make_reproducible(sr, moment, sop_uid)
     if deidentifier is not None and deidentifier.enabled:
         deidentify(sr, deidentifier, *patient_identity(headers["ia"][0]))
