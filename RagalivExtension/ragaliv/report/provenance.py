@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import os
 import platform
+import sys
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -97,13 +98,24 @@ def _hash_only(path) -> dict[str, Any]:
 
 
 def software_versions() -> dict[str, str]:
+    """Versions of Python and the numeric libraries, from the installed distributions' metadata (importing
+    scipy and SimpleITK just to ask would cost the command line a tenth of a second)."""
+    from importlib import metadata
+
     versions = {"ragaliv": __version__, "python": platform.python_version()}
-    for module_name in ("numpy", "scipy", "SimpleITK", "pydicom"):
+    for module_name, distribution in (("numpy", "numpy"), ("scipy", "scipy"), ("SimpleITK", "SimpleITK"),
+                                      ("pydicom", "pydicom")):
+        module = sys.modules.get(module_name)
+        if module is not None and getattr(module, "__version__", None):
+            versions[module_name] = str(module.__version__)
+            continue
         try:
-            module = __import__(module_name)
-            versions[module_name] = str(getattr(module, "__version__", "?"))
-        except ImportError:
-            versions[module_name] = "absent"
+            versions[module_name] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:  # e.g. inside Slicer, which ships packages without metadata
+            try:
+                versions[module_name] = str(getattr(__import__(module_name), "__version__", "?"))
+            except ImportError:
+                versions[module_name] = "absent"
     return versions
 
 
