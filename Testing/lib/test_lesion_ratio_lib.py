@@ -230,3 +230,25 @@ def test_case_report_from_the_module_logic(mrml_scene, synthetic_patient_dir, tm
     assert logic.analysis.summary.decision_text.split(":")[0] in html
     assert "RGL-SYN-000" not in html and "SYNTHETIC000" not in html  # de-identified
     assert html.count("data:image/png") >= 10  # lesion snapshots (IA and IV) and charts
+
+
+def test_blurred_patient_matches_an_independent_computation(mrml_scene):
+    """With scanner blur the Lib's table equals a brute-force computation on the same PET voxels."""
+    import independent  # Testing/independent.py
+    from ragaliv.phantom import build_patient
+
+    patient = build_patient(0, blur_fwhm_mm=16.0)  # strong: SUVs then vary across the lesions
+    logic, parameters = patient_scene(mrml_scene, patient)
+    analysis = logic.update(parameters)
+    for scan in (patient.ia, patient.iv):
+        suv = scan.activity.array * scan.suv_per_bq_per_ml
+        geometry = scan.activity.geometry
+        for segment in patient.segments[:5]:  # the lesions: where blur matters most
+            expected = independent.uptake(suv, geometry.spacing_mm, geometry.origin_lps_mm, segment)
+            stats = getattr(analysis.row(segment.name), scan.role.lower())
+            assert stats.suvmean == pytest.approx(expected["suvmean"], rel=2e-3), segment.name
+            assert stats.suvmax == pytest.approx(expected["suvmax"], rel=1e-4), segment.name
+            assert stats.suvpeak == pytest.approx(expected["suvpeak"], rel=2e-3), segment.name
+    # The blur is real: partial volume lowers the small lesions' SUVs far below the truth.
+    truth = patient.truth["segments"]["Lesion 5"]
+    assert analysis.row("Lesion 5").ia.suvmean < 0.85 * truth["ia"]["suvmean"]
