@@ -10,10 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import ndimage
-
 from ragaliv.io.segmentation import paste_into
 from ragaliv.phantom import build_patient
+from scipy import ndimage
 
 
 def resample_nearest(volume, geometry, target):
@@ -35,7 +34,7 @@ def main(path: str = "docs/synthetic_patient.png") -> None:
         labels[paste_into(segment, mri.geometry)] = number
     figure, axes = plt.subplots(1, 3, figsize=(15, 5.4), dpi=90)
     for axis, z_mm, title in ((axes[0], 30.0, "axial, liver and lesions"), (axes[1], -25.0, "axial, kidneys")):
-        k = int(round((z_mm - mri.geometry.origin_lps_mm[2]) / mri.geometry.spacing_mm[2]))
+        k = round((z_mm - mri.geometry.origin_lps_mm[2]) / mri.geometry.spacing_mm[2])
         axis.imshow(mri.array[k], cmap="gray", vmin=0, vmax=1100)
         overlay = np.ma.masked_less(pet_on_mri[k], 3.0)
         axis.imshow(overlay, cmap="hot", vmin=0, vmax=120, alpha=0.55)

@@ -284,6 +284,10 @@ def run_batch(args) -> int:
 
     deidentify = not args.no_deidentify
     secret = args.secret or os.environ.get(SECRET_VARIABLE) or DEFAULT_SECRET
+    if deidentify and secret == DEFAULT_SECRET:
+        print("warning: de-identifying with Ragaliv's public default key: anyone who knows a patient ID can "
+              f"recompute the pseudonym and date shift. Set a site key with --secret or ${SECRET_VARIABLE} before "
+              "sharing these outputs.", file=sys.stderr)
     if args.jobs is not None and args.jobs < 0:
         raise RagalivInputError(f"--jobs {args.jobs} is negative.", "Give 0 (all CPUs) or a number of processes.")
     jobs = args.jobs or os.cpu_count() or 1

@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from typing import Optional
 
 from . import __version__
+from .constants import DEFAULT_RATIO_AGGREGATE, DEFAULT_RATIO_METRIC, DEFAULT_RATIO_THRESHOLD
 from .errors import RagalivInputError
+
+METRICS = ("suvmax", "suvmean", "suvpeak")  # as ragaliv.ratio.METRICS (not imported: keeps --help fast)
+AGGREGATES = ("mean", "median")
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -120,7 +124,9 @@ def command_ratio(args: argparse.Namespace) -> int:
     segments = load_segments(args.segmentation, args.labels, args.reference)
     ia = _load_pet(args.ia, args, "ia-", "IA PET")
     iv = _load_pet(args.iv, args, "iv-", "IV PET")
-    analysis = analyse_pets(segments, ia, iv, settings)
+    from .workflow import frame_of_reference_uid
+
+    analysis = analyse_pets(segments, ia, iv, settings, frame_of_reference_uid(args.reference))
     inputs = provenance_inputs(args.ia, args.iv, ia, iv, args.segmentation, args.labels, args.reference)
     paths = write_ratio_outputs(analysis, args.output, inputs, vars(args), plot=args.plot or args.report)
     if args.dicom:
@@ -241,9 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     ratio.add_argument("--segmentation", required=True, help="Slicer .seg.nrrd, or a labelmap with --labels")
     ratio.add_argument("--labels", help="CSV 'label,name' for a labelmap segmentation")
     ratio.add_argument("--reference", help="image the segmentation was drawn on (MRI); checked for overlap")
-    ratio.add_argument("--metric", default="suvmax", choices=("suvmax", "suvmean", "suvpeak"))
-    ratio.add_argument("--aggregate", default="mean", choices=("mean", "median"))
-    ratio.add_argument("--threshold", type=_positive, default=3.0, help="eligibility threshold (default 3.0)")
+    ratio.add_argument("--metric", default=DEFAULT_RATIO_METRIC, choices=METRICS)
+    ratio.add_argument("--aggregate", default=DEFAULT_RATIO_AGGREGATE, choices=AGGREGATES)
+    ratio.add_argument("--threshold", type=_positive, default=DEFAULT_RATIO_THRESHOLD,
+                       help=f"eligibility threshold (default {DEFAULT_RATIO_THRESHOLD:g})")
     ratio.add_argument("--normalization", default="bw", choices=("bw", "lbm", "lbm-james", "bsa", "ibw"))
     ratio.add_argument("-o", "--output", required=True, help="output folder")
     ratio.add_argument("--plot", action="store_true", help="also write lesion_ratios.png (bar chart)")

@@ -111,12 +111,22 @@ def overlap_problem(analysis: RatioAnalysis) -> Optional[str]:
     return None
 
 
-def analyse_pets(segments: Sequence[SegmentMask], ia, iv, settings: Optional[RatioSettings] = None) -> RatioAnalysis:
+def analyse_pets(
+    segments: Sequence[SegmentMask], ia, iv, settings: Optional[RatioSettings] = None,
+    reference_frame_of_reference_uid: str = "",
+) -> RatioAnalysis:
     """The analysis of two loaded PETs (:class:`ragaliv.pet.suv.PetImage`), as ``ragaliv ratio`` and the batch
-    run it: same SUV normalisation on both, the SUV parameters used recorded per scan, and a clear error when
-    no segment overlaps a PET."""
+    run it: same patient and SUV normalisation on both, the SUV parameters used recorded per scan, a warning
+    (also in the decision) when IA, IV and the MRI are not in one frame of reference, and a clear error when no
+    segment overlaps a PET."""
     from .errors import RagalivInputError
 
+    ia_patient, iv_patient = getattr(ia, "patient_id", ""), getattr(iv, "patient_id", "")
+    if ia_patient and iv_patient and ia_patient != iv_patient:
+        raise RagalivInputError(
+            f"The IA PET belongs to patient {ia_patient!r} but the IV PET to {iv_patient!r} (PatientID (0010,0020)).",
+            "Give the two PET series of the same patient.",
+        )
     if ia.suv.unit != iv.suv.unit:
         raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
                                 "Use the same normalization for both scans.")
@@ -126,6 +136,17 @@ def analyse_pets(segments: Sequence[SegmentMask], ia, iv, settings: Optional[Rat
         parameters[key]["series_instance_uid"] = pet.series_instance_uid
         parameters[key]["series_description"] = pet.description
     analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
+    frames = {"IA PET": getattr(ia, "frame_of_reference_uid", ""), "IV PET": getattr(iv, "frame_of_reference_uid", ""),
+              "reference image": reference_frame_of_reference_uid}
+    known = {name: uid for name, uid in frames.items() if uid}
+    if len(set(known.values())) > 1:
+        message = (
+            f"{', '.join(known)} are not in one frame of reference (FrameOfReferenceUID (0020,0052) differs): the "
+            "segments were applied to each PET as if all were registered. Register the PETs to the MRI first "
+            "and export them in its frame, or check the ratios by eye."
+        )
+        analysis.summary.warnings.insert(0, message)
+        analysis.summary.decision_text += " - CHECK REGISTRATION (inputs in different frames of reference)"
     problem = overlap_problem(analysis)
     if problem:
         raise RagalivInputError(problem, "Check that the segmentation was drawn on images co-registered with "

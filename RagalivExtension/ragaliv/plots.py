@@ -1,5 +1,6 @@
 """PNG plots for reports and the CLI (matplotlib, headless Agg backend; imported only when needed)."""
 
+import math
 from collections.abc import Sequence
 
 import matplotlib
@@ -16,10 +17,13 @@ def plot_lesion_ratios(analysis, path: str) -> None:
     summary = analysis.summary
     settings = summary.settings
     names = list(summary.lesion_ratios)
-    values = [summary.lesion_ratios[name] or 0.0 for name in names]
+    values = [summary.lesion_ratios[name] for name in names]
     figure, axes = plt.subplots(figsize=(6.0, 3.6), dpi=110)
-    colours = ["#c0392b" if value >= settings.threshold else "#7f8c8d" for value in values]
-    axes.bar(names, values, color=colours)
+    colours = ["#c0392b" if value is not None and value >= settings.threshold else "#7f8c8d" for value in values]
+    axes.bar(names, [math.nan if value is None else value for value in values], color=colours)
+    for index, value in enumerate(values):
+        if value is None:  # no bar of height 0 for an undefined ratio: say it
+            axes.annotate("no ratio", (index, 0.0), ha="center", va="bottom", fontsize=7, rotation=90)
     axes.axhline(settings.threshold, color="black", linestyle="--", linewidth=1,
                  label=f"threshold {settings.threshold:g}")
     if summary.lesion_ratio is not None:

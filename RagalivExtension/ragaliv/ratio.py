@@ -27,7 +27,7 @@ AGGREGATES = ("mean", "median")
 ORGANS_AT_RISK = ("healthy_liver", "kidney", "spleen", "bone_marrow")
 
 _ROLE_PATTERNS = (
-    ("lesion", re.compile(r"^\s*lesion\b", re.IGNORECASE)),
+    ("lesion", re.compile(r"^\s*lesion(\b|[\s_-]*\d)", re.IGNORECASE)),  # "Lesion 1", "Lesion_1", "lesion1"
     ("healthy_liver", re.compile(r"\b(healthy|normal|background|reference)\s+liver\b", re.IGNORECASE)),
     ("liver", re.compile(r"^\s*(whole\s+)?liver\s*$", re.IGNORECASE)),
     ("kidney", re.compile(r"\bkidney", re.IGNORECASE)),
@@ -135,8 +135,10 @@ def ratio_row(segment: str, ia: UptakeStats, iv: UptakeStats) -> RatioRow:
     row.flags.extend(f"IA: {flag}" for flag in ia.flags)
     row.flags.extend(f"IV: {flag}" for flag in iv.flags)
     for metric in METRICS:
-        if row.ratios[metric] is None and ia.value(metric) is not None and iv.value(metric) is not None:
-            row.flags.append(f"{METRIC_TITLES[metric]} ratio undefined (IV value {iv.value(metric):.3g} <= 0)")
+        ia_value, iv_value = ia.value(metric), iv.value(metric)
+        if row.ratios[metric] is None and ia_value is not None and iv_value is not None:
+            reason = f"IV value {iv_value:.3g} <= 0" if not iv_value > 0 else f"IA value {ia_value:.3g} < 0"
+            row.flags.append(f"{METRIC_TITLES[metric]} ratio undefined ({reason})")
     return row
 
 

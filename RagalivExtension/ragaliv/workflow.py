@@ -19,6 +19,25 @@ def _reference_geometry(path: str):
     return load_volume(select_series(path, ("MR", "CT", "PT", "NM"), "reference image")).geometry
 
 
+def frame_of_reference_uid(path: Optional[str]) -> str:
+    """FrameOfReferenceUID (0020,0052) of a DICOM series (first file), or "" for images and missing paths."""
+    from .io.images import is_image_file
+
+    if not path or not os.path.exists(path) or is_image_file(path):
+        return ""
+    import pydicom
+
+    files = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+    for file_path in files:  # the first DICOM file is enough: one series per folder is checked elsewhere
+        try:
+            header = pydicom.dcmread(file_path, stop_before_pixels=True, specific_tags=["FrameOfReferenceUID"])
+        except Exception:  # not DICOM: look further
+            continue
+        return str(header.get("FrameOfReferenceUID", "") or "")
+    return ""
+
+
 def load_segments(path: str, labels_csv: Optional[str] = None, reference: Optional[str] = None) -> list[SegmentMask]:
     """Segments from a .seg.nrrd or labelmap(+labels); optionally check they lie inside the reference image."""
     segments = read_segments(path, labels_csv)

@@ -166,7 +166,7 @@ def test_good_patients_finish_with_their_truth_and_the_broken_one_is_reported(fi
             continue
         expected = truth(cohort_dir, seed)
         assert row["status"] == "done" and row["error"] == ""
-        assert float(row["lesion_ratio"]) == pytest.approx(expected["ratio"]["lesion_ratio"], rel=0.01)
+        assert float(row["lesion_ratio"]) == pytest.approx(expected["ratio"]["lesion_ratio"], rel=1e-3)
         assert row["eligible"] == ("true" if expected["ratio"]["eligible"] else "false")
         assert (row["metric"], row["aggregate"], float(row["threshold"])) == ("suvmax", "mean", 3.0)
         assert row["lesion_count"] == "5"
@@ -263,7 +263,7 @@ def test_rerun_skips_finished_patients_and_the_fix_runs_only_the_broken_one(firs
     assert all(row["status"] == "done" for row in rows.values())
     fixed = rows[pseudonym(BROKEN_SEED)]
     expected = truth(cohort_dir, BROKEN_SEED)["ratio"]
-    assert float(fixed["lesion_ratio"]) == pytest.approx(expected["lesion_ratio"], rel=0.01)
+    assert float(fixed["lesion_ratio"]) == pytest.approx(expected["lesion_ratio"], rel=1e-3)
     assert not (output / pseudonym(BROKEN_SEED) / "error.txt").exists()
 
 

@@ -27,6 +27,7 @@ def read_rows(path):
 
 
 def test_ratio_reproduces_truth_and_contract(synthetic_patient_dir, tmp_path):
+    """Acceptance: within 1 % of truth; asserted at 0.1 % (the truth is exact up to int16 DICOM storage)."""
     truth = json.loads((synthetic_patient_dir / "truth.json").read_text())
     assert run_ratio(synthetic_patient_dir, tmp_path / "out", "--reference", str(synthetic_patient_dir / "mri")) == 0
     columns, rows = read_rows(tmp_path / "out" / "ratios.csv")
@@ -38,14 +39,14 @@ def test_ratio_reproduces_truth_and_contract(synthetic_patient_dir, tmp_path):
         assert float(row["volume_ml"]) == pytest.approx(expected["volume_ml"], rel=1e-5)
         for scan in ("ia", "iv"):
             for metric in ("suvmax", "suvmean", "suvpeak"):
-                assert float(row[f"{scan}_{metric}"]) == pytest.approx(expected[scan][metric], rel=0.01), (name, metric)
+                assert float(row[f"{scan}_{metric}"]) == pytest.approx(expected[scan][metric], rel=1e-3), (name, metric)
         for metric in ("suvmax", "suvmean", "suvpeak"):
-            assert float(row[f"ratio_{metric}"]) == pytest.approx(expected["ratio"], rel=0.01)
+            assert float(row[f"ratio_{metric}"]) == pytest.approx(expected["ratio"], rel=1e-3)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     for key in ("metric", "aggregate", "threshold", "lesion_count", "lesion_ratio", "eligible", "warnings"):
         assert key in summary
     assert summary["lesion_count"] == 5
-    assert summary["lesion_ratio"] == pytest.approx(truth["ratio"]["lesion_ratio"], rel=0.01)
+    assert summary["lesion_ratio"] == pytest.approx(truth["ratio"]["lesion_ratio"], rel=1e-3)
     assert summary["eligible"] is truth["ratio"]["eligible"]
     assert (summary["metric"], summary["aggregate"], summary["threshold"]) == ("suvmax", "mean", 3.0)
     for scan in ("ia", "iv"):
@@ -72,7 +73,7 @@ def test_settings_change_the_decision_and_are_reported(synthetic_patient_dir, tm
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     truth = json.loads((synthetic_patient_dir / "truth.json").read_text())
     median = float(np.median(truth["ratio"]["lesion_ratios"]))  # 3.3 for the canonical patient
-    assert summary["lesion_ratio"] == pytest.approx(median, rel=0.01)
+    assert summary["lesion_ratio"] == pytest.approx(median, rel=1e-3)
     assert summary["eligible"] is (median >= 3.5)
     output = capsys.readouterr().out
     assert "median of lesion SUVpeak ratios (IA/IV) >= 3.5" in output
@@ -209,5 +210,37 @@ def test_suv_command_writes_the_suv_image(synthetic_patient_dir, tmp_path):
     image = sitk.ReadImage(str(tmp_path / "suv.nrrd"))
     assert image.GetPixelID() == sitk.sitkFloat32
     array = sitk.GetArrayFromImage(image)
-    assert array.max() == pytest.approx(max(entry["iv"]["suvbw"] for entry in truth["segments"].values()), rel=0.01)
+    assert array.max() == pytest.approx(max(entry["iv"]["suvbw"] for entry in truth["segments"].values()), rel=1e-3)
     assert main(["suv", str(synthetic_patient_dir / "pet_iv"), "-o", str(tmp_path / "suv.txt")]) == 2
+
+
+def test_pets_of_two_patients_are_refused_and_frames_are_checked(synthetic_patient_dir, tmp_path, capsys):
+    other = tmp_path / "iv_other"
+    shutil.copytree(synthetic_patient_dir / "pet_iv", other)
+    for path in other.glob("*.dcm"):
+        dataset = pydicom.dcmread(path)
+        dataset.PatientID = "SOMEONE-ELSE"
+        dataset.save_as(path)
+    args = ["ratio", "--ia", str(synthetic_patient_dir / "pet_ia"), "--iv", str(other), "--segmentation",
+            str(synthetic_patient_dir / "segmentation.seg.nrrd"), "-o", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert "SOMEONE-ELSE" in capsys.readouterr().err
+
+    moved = tmp_path / "iv_moved"
+    shutil.copytree(synthetic_patient_dir / "pet_iv", moved)
+    for path in moved.glob("*.dcm"):
+        dataset = pydicom.dcmread(path)
+        dataset.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.1"
+        dataset.save_as(path)
+    args = ["ratio", "--ia", str(synthetic_patient_dir / "pet_ia"), "--iv", str(moved), "--segmentation",
+            str(synthetic_patient_dir / "segmentation.seg.nrrd"), "--reference", str(synthetic_patient_dir / "mri"),
+            "-o", str(tmp_path / "m")]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert "frame of reference" in summary["warnings"][0] and "CHECK REGISTRATION" in summary["decision"]
+    # the canonical inputs share one frame: no such warning
+    assert main(["ratio", "--ia", str(synthetic_patient_dir / "pet_ia"), "--iv", str(synthetic_patient_dir / "pet_iv"),
+                 "--segmentation", str(synthetic_patient_dir / "segmentation.seg.nrrd"), "--reference",
+                 str(synthetic_patient_dir / "mri"), "-o", str(tmp_path / "c")]) == 0
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert not any("frame of reference" in warning for warning in summary["warnings"])

@@ -293,7 +293,11 @@ def test_utc_offsets_are_applied_consistently(tmp_path):
     assert p.scan_reference_time.utcoffset() == timedelta(hours=1)
     # Only one side with an offset: both are taken in the same zone (PET notes §3.3).
     folder = write_series(tmp_path / "b", rp_RadiopharmaceuticalStartDateTime="20250101100000+0500")
-    assert load_pet(folder).parameters.decay_time_s == pytest.approx(3600.0)
+    one_sided = load_pet(folder).parameters
+    assert one_sided.decay_time_s == pytest.approx(3600.0)
+    # ... and the user is told, since a real offset would change the decay time by hours.
+    assert any("UTC offset" in warning and "--injection-time" in warning for warning in one_sided.warnings)
+    assert not any("UTC offset" in warning for warning in p.warnings)
 
 
 # --- units -------------------------------------------------------------------------------------------------

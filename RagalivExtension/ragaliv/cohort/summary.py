@@ -58,7 +58,9 @@ LITERATURE_GY_PER_GBQ: dict[str, tuple[float, float]] = {
 }
 LITERATURE_SOURCE = ("dosimetry notes §7.2 (../shared/reference/dosimetry.md), typical published 177Lu-DOTATATE "
                      "values after IV administration; plausibility ranges, not limits")
-_CATEGORY_BY_ROLE = {"kidney": "kidney", "bone_marrow": "bone_marrow", "healthy_liver": "liver", "liver": "liver",
+# The liver columns are the healthy liver only: a whole-"Liver" VOI holds the metastases too (other method, other
+# meaning), so it is not averaged in.
+_CATEGORY_BY_ROLE = {"kidney": "kidney", "bone_marrow": "bone_marrow", "healthy_liver": "liver",
                      "spleen": "spleen", "lesion": "lesion"}
 
 

@@ -461,12 +461,8 @@ def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optio
         ) from None
 
 
-def load_volume(series: DicomSeries) -> Volume:
-    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
-
-    ``metadata`` holds ``slice_headers`` (one dataset per k, sorted; a multi-frame file repeats its header),
-    ``files``, ``series_instance_uid``, ``modality``, ``series_description`` and the rescale per slice.
-    """
+def _planes_and_geometry(series: DicomSeries) -> tuple[list[_Plane], Geometry]:
+    """Sorted slices (frames) of the series and the grid they form, from the headers alone."""
     if not series.files:
         raise RagalivInputError("The DICOM series has no files.", _SERIES_HINT)
     planes: list[_Plane] = []
@@ -485,8 +481,22 @@ def load_volume(series: DicomSeries) -> Volume:
     matrix[:3, 1] = column_direction * first.pixel_spacing_mm[0]  # j runs down a column: row spacing
     matrix[:3, 2] = step_vector
     matrix[:3, 3] = first.position_lps_mm
-    geometry = Geometry((len(planes), first.rows, first.columns), matrix)
+    return planes, Geometry((len(planes), first.rows, first.columns), matrix)
 
+
+def series_geometry(series: DicomSeries) -> Geometry:
+    """The grid of a series without reading its pixels."""
+    return _planes_and_geometry(series)[1]
+
+
+def load_volume(series: DicomSeries) -> Volume:
+    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
+
+    ``metadata`` holds ``slice_headers`` (one dataset per k, sorted; a multi-frame file repeats its header),
+    ``files``, ``series_instance_uid``, ``modality``, ``series_description`` and the rescale per slice.
+    """
+    planes, geometry = _planes_and_geometry(series)
+    first = planes[0]
     array = np.empty(geometry.shape_kji, dtype=np.float64)
     file_header = {path: (header, offset) for path, header, offset in
                    zip(series.files, series.headers, series.pixel_offsets or [None] * len(series.files))}

@@ -90,9 +90,11 @@ def quality_flags(fit: ExponentialFit, lambda_phys_per_h: float) -> list[str]:
         return flags
     names = fit.model.parameter_names
     cv = parameter_cv(fit, lambda_phys_per_h)
-    for name, value in zip(names, cv):
+    for index, (name, value) in enumerate(zip(names, cv)):
         if not value < CV_LIMIT:
-            flags.append(f"{fit.model.name}: CV({name}) = {value:.0%} >= 50 % (Hardiansyah 2021)")
+            # Rates: relative to the effective rate λphys + λbio (what the TIA depends on); λbio itself may be 0.
+            what = name if index < fit.model.n_amplitudes else f"{name}, relative to λphys + λbio"
+            flags.append(f"{fit.model.name}: CV({what}) = {value:.0%} >= 50 % (Hardiansyah 2021)")
     corr = correlation_matrix(fit.covariance)
     if corr is not None:
         for i in range(len(names)):

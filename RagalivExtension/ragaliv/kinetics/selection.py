@@ -234,6 +234,23 @@ def _auto(data: _Data, stp_time: float) -> TacFit:
     return _exponential_result(data, chosen, candidates, warnings, selection)
 
 
+UPTAKE_DEFICIT_LIMIT = 0.05  # first point this far below a mono-exponential fit: an uptake phase is missing
+
+
+def _unmodelled_uptake(data: _Data, fit: ExponentialFit) -> list[str]:
+    """A mono-exponential starts at its maximum; when the first measured point lies clearly below the fit,
+    the activity was still rising (uptake), and the mono-exponential integral from 0 over-estimates the TIA
+    (by about the uptake half-time over the effective half-life)."""
+    if fit.model.name != "mono" or data.n < 2:
+        return []
+    predicted = float(fit.model.evaluate(fit.params, data.time_h[:1], data.lambda_phys_per_h)[0])
+    deficit = (predicted - float(data.activity_mbq[0])) / predicted if predicted > 0 else 0.0
+    if deficit <= UPTAKE_DEFICIT_LIMIT:
+        return []
+    return [f"first point {deficit:.0%} below the mono-exponential fit: an uptake phase is not modelled and the "
+            "TIA may be over-estimated (fit 'biexp-uptake' with earlier time points, or use 'trapezoid')"]
+
+
 def _candidate(assessed: _Assessed, acceptable: bool) -> TacCandidate:
     if assessed.unusable is not None:
         reason = assessed.unusable
@@ -259,6 +276,7 @@ def _exponential_result(
     model = fit.model
     names = model.parameter_names
     flags = [f.split(": ", 1)[1] if f.startswith(model.name + ": ") else f for f in assessed.flags]
+    flags.extend(_unmodelled_uptake(data, fit))
     sigma, rel = _combine_uncertainty(
         assessed.tia_mbq_h, assessed.tia_fit_sigma_mbq_h, data.calibration, "no fit covariance", flags
     )

@@ -224,6 +224,8 @@ class PetImage:
     parameters: SuvParameters
     series_instance_uid: str = ""
     description: str = ""
+    patient_id: str = ""  # (0010,0020), to check that IA and IV belong to one patient
+    frame_of_reference_uid: str = ""  # (0020,0052), to check that IA, IV and the MRI share one space
 
 
 # --- header readers ----------------------------------------------------------------------------------------
@@ -417,6 +419,18 @@ class _Resolver:
                 "is used."
             )
         self._cache: dict[str, Any] = {}
+
+    def _warn_one_sided_zone(self, scan: Optional[datetime], injection: Optional[datetime]) -> None:
+        """Only one of the two times carries a UTC offset: both were taken as local clock times; say so,
+        because if the offset was real the decay time (and the SUV) is off by that many hours."""
+        if scan is None or injection is None or (scan.tzinfo is None) == (injection.tzinfo is None):
+            return
+        zoned = "scan reference time" if scan.tzinfo is not None else "injection time"
+        self.warnings.append(
+            f"Only the {zoned} carries a UTC offset ({(scan.tzinfo or injection.tzinfo)}); both were taken as "
+            "local clock times. If they were recorded in different time zones, give --injection-time and "
+            "--scan-time explicitly."
+        )
 
     def cached(self, name: str, compute: Callable[[], T]) -> T:
         if name not in self._cache:
@@ -932,6 +946,7 @@ class _Resolver:
             p.scan_reference_time = self.cached("scan_reference_time", self.scan_reference_time)
             p.injection_time = self.injection_time(p.scan_reference_time)
             p.decay_time_s = _seconds_between(p.scan_reference_time, p.injection_time)
+            self._warn_one_sided_zone(p.scan_reference_time, p.injection_time)
             if p.decay_time_s < 0:
                 raise RagalivInputError(
                     f"The injection time {_iso(p.injection_time)} ({self.sources.get('injection_time')}) "
@@ -1023,6 +1038,7 @@ class _Resolver:
         p.injection_time = self.optional("injection_time", lambda: self.injection_time(p.scan_reference_time))
         if None not in (p.scan_reference_time, p.injection_time, p.injected_dose_bq, p.half_life_s):
             p.decay_time_s = _seconds_between(p.scan_reference_time, p.injection_time)  # type: ignore[arg-type]
+            self._warn_one_sided_zone(p.scan_reference_time, p.injection_time)
             p.decayed_dose_bq = p.injected_dose_bq * 2.0 ** (-p.decay_time_s / p.half_life_s)  # type: ignore[operator]
 
 
@@ -1142,4 +1158,6 @@ def load_pet(path: Any, overrides: Optional[SuvOverrides] = None, normalization:
             (volume.array * scale).astype(np.float32), volume.geometry, parameters.suv_unit, suv_metadata
         )
     parameters.warnings.extend(_voxel_warnings(suv.array, parameters.suv_unit))
-    return PetImage(activity, suv, parameters, series.series_instance_uid, series.series_description)
+    first = series.headers[0]
+    return PetImage(activity, suv, parameters, series.series_instance_uid, series.series_description,
+                    _text(first, "PatientID"), _text(first, "FrameOfReferenceUID"))
