@@ -227,7 +227,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         node = self._parameterNode
         segmentation = node.segmentation if node else None
-        self._live.observe(segmentation)
+        # Segment edits, and moving the segmentation or a PET (parent transform) or re-converting a PET, update live.
+        self._live.observe(segmentation, [node.iaPetVolume, node.ivPetVolume] if node else [])
         editor = self.ui.segmentEditorWidget
         editor.setSegmentationNode(segmentation)
         if node and node.mriVolume:
@@ -272,24 +273,31 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     # --- PET loading --------------------------------------------------------------------------------------
     def _overrides(self, role: str) -> Optional[SuvOverrides]:
+        """The "SUV parameters" panel fields (the ones ragaliv.pet.suv's error hints name) as SuvOverrides;
+        0 / "DICOM header" keeps the header value."""
         if not self.ui.overrideCheckBox.checked:
             return None
 
         def positive(spinBox):
             return spinBox.value if spinBox.value > 0 else None
 
-        dose = self.ui.iaDoseSpinBox if role == "IA" else self.ui.ivDoseSpinBox
-        injection = self.ui.iaInjectionDateTimeEdit if role == "IA" else self.ui.ivInjectionDateTimeEdit
-        # The .ui sets the minimum date-time (1900-01-01, shown as "DICOM header") as the default: keep the header.
-        injectionTime = None
-        if injection.dateTime != injection.minimumDateTime:
-            text = injection.dateTime.toString("yyyy-MM-dd HH:mm:ss")
-            injectionTime = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+        def dateTimeOrHeader(edit):
+            # The .ui sets the minimum date-time (1900-01-01, shown as "DICOM header") as the default.
+            if edit.dateTime == edit.minimumDateTime:
+                return None
+            text = edit.dateTime.toString("yyyy-MM-dd HH:mm:ss")
+            return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+
+        ia = role == "IA"
+        sex = self.ui.sexComboBox.currentText
         return SuvOverrides(
             weight_kg=positive(self.ui.weightSpinBox),
             height_cm=positive(self.ui.heightSpinBox),
-            injected_dose_mbq=positive(dose),
-            injection_time=injectionTime,
+            sex=sex if sex in ("M", "F", "O") else None,
+            injected_dose_mbq=positive(self.ui.iaDoseSpinBox if ia else self.ui.ivDoseSpinBox),
+            injection_time=dateTimeOrHeader(self.ui.iaInjectionDateTimeEdit if ia else self.ui.ivInjectionDateTimeEdit),
+            scan_time=dateTimeOrHeader(self.ui.iaScanDateTimeEdit if ia else self.ui.ivScanDateTimeEdit),
+            half_life_s=positive(self.ui.halfLifeSpinBox),
         )
 
     def _choosePetSeries(self, role: str):

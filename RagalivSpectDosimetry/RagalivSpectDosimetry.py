@@ -72,7 +72,7 @@ class RagalivSpectDosimetryParameterNode:
     tacTable: vtkMRMLTableNode
     tacChart: vtkMRMLPlotChartNode
     doseMap: vtkMRMLScalarVolumeNode
-    administeredMbq: Annotated[float, WithinRange(0.0, 100000.0)] = 7400.0
+    administeredMbq: Annotated[float, WithinRange(0.0, 100000.0)] = 0.0  # required: 0 = not entered
     injectionTime: str = ""
     referenceTimepoint: Annotated[int, WithinRange(0, 20)] = 0
     model: Annotated[str, Choice(MODELS)] = "auto"
@@ -209,9 +209,12 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
                 text = str(sequence[0].get("RadiopharmaceuticalStartDateTime") or "")
                 if len(text) >= 14:
                     node.injectionTime = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S").isoformat()
-                dose = sequence[0].get("RadionuclideTotalDose")
-                if dose:
-                    node.administeredMbq = float(dose) / 1e6
+                from ragaliv.spect.loading import administered_mbq_from_header
+
+                administered, note = administered_mbq_from_header(sequence[0].get("RadionuclideTotalDose"))
+                if administered is not None:
+                    node.administeredMbq = administered  # Bq, or MBq entered by mistake (IBSI rule)
+                    self.ui.statusLabel.text = note
             if acquisition is not None and node.injectionTime:
                 injection = datetime.datetime.fromisoformat(node.injectionTime)
                 self.ui.timeSpinBox.value = (acquisition - injection).total_seconds() / 3600.0

@@ -144,7 +144,15 @@ def segment_masks(
         boxes = []
         if geometry is not None:
             values = numpy_support.vtk_to_numpy(labelmap.GetPointData().GetScalars()).reshape(geometry.shape_kji)
-            if values.dtype.kind in "ui" and values.size:
+            if values.dtype.kind not in "ui":
+                names = ", ".join(repr(segmentation.GetSegment(sid).GetName()) for sid, _ in members)
+                raise RagalivInputError(
+                    f"Segmentation {segmentation_node.GetName()!r}: the binary labelmap of segment(s) {names} "
+                    f"holds {labelmap.GetScalarTypeAsString()} values, not integer labels.",
+                    "Re-create the segments from an integer labelmap (Segmentations module > Import from a "
+                    "labelmap volume with an integer scalar type), or cast the volume with Cast Scalar Volume.",
+                )
+            if values.size:
                 boxes = ndimage.find_objects(values)
         for segment_id, label_value in members:
             segment = segmentation.GetSegment(segment_id)
@@ -170,22 +178,32 @@ def segment_labelmap_mtime(segmentation_node: "slicer.vtkMRMLSegmentationNode", 
     return int(labelmap.GetMTime()) if labelmap is not None else 0
 
 
-def oriented_image_from_mask(mask: SegmentMask) -> "slicer.vtkOrientedImageData":
+def oriented_image_from_mask(
+    mask: SegmentMask, world_to_local_ras: Optional[np.ndarray] = None
+) -> "slicer.vtkOrientedImageData":
+    """The mask as a labelmap image; ``world_to_local_ras`` maps its world geometry into a node's coordinates."""
     image = slicer.vtkOrientedImageData()
     size_k, size_j, size_i = mask.mask.shape
     image.SetDimensions(size_i, size_j, size_k)
     scalars = numpy_support.numpy_to_vtk(mask.mask.astype(np.uint8).ravel(), deep=True,
                                          array_type=vtk.VTK_UNSIGNED_CHAR)
     image.GetPointData().SetScalars(scalars)
-    image.SetImageToWorldMatrix(_numpy_to_matrix(mask.geometry.ijk_to_ras))
+    ijk_to_ras = mask.geometry.ijk_to_ras
+    if world_to_local_ras is not None:
+        ijk_to_ras = world_to_local_ras @ ijk_to_ras
+    image.SetImageToWorldMatrix(_numpy_to_matrix(ijk_to_ras))
     return image
 
 
 def set_segment_mask(
     segmentation_node: "slicer.vtkMRMLSegmentationNode", segment_id: str, mask: SegmentMask
 ) -> None:
-    """Replace the segment's content with ``mask`` the way the Segment Editor does (fires the same events)."""
-    image = oriented_image_from_mask(mask)
+    """Replace the segment's content with ``mask`` the way the Segment Editor does (fires the same events).
+
+    ``mask`` is in world coordinates (as :func:`segment_masks` returns it): under a parent transform it is
+    written in the segmentation's own coordinates, so that it shows (and is read back) where it was placed.
+    """
+    image = oriented_image_from_mask(mask, np.linalg.inv(parent_to_world_ras(segmentation_node)))
     logic = slicer.vtkSlicerSegmentationsModuleLogic
     if not logic.SetBinaryLabelmapToSegment(image, segmentation_node, segment_id, logic.MODE_REPLACE):
         raise RagalivInputError(f"Could not write segment {segment_id!r}.")

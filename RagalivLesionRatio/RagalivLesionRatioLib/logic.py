@@ -68,7 +68,9 @@ class LesionRatioLogic:
     def __init__(self, scene):
         self.scene = scene
         self._suv: dict[str, tuple[tuple, Volume]] = {}
-        self._labelmap_mtimes: dict[str, int] = {}
+        # Segment ID -> (segmentation node ID, labelmap MTime, parent-to-world RAS matrix): what the cached
+        # mask was read from. The transform is part of it: moving the segmentation moves the masks.
+        self._mask_keys: dict[str, tuple] = {}
         self._segments: dict[str, _SegmentEntry] = {}
         self.analysis: Optional[RatioAnalysis] = None
         self.last_update: Optional[UpdateReport] = None
@@ -103,19 +105,29 @@ class LesionRatioLogic:
         return self._suv[volume_node.GetID()][1]
 
     def _current_masks(self, segmentation_node) -> tuple[list[str], list[str]]:
-        """Segment IDs in order, and those whose mask changed since the last update."""
+        """Segment IDs in order, and those whose mask changed since the last update.
+
+        A mask is re-read when its labelmap changed (MTime), its name changed, another segmentation node
+        was selected, or the segmentation's parent transform changed (the masks are in world coordinates).
+        """
         segmentation = segmentation_node.GetSegmentation()
         ids = list(segmentation.GetSegmentIDs())
         for stale in set(self._segments) - set(ids):
             del self._segments[stale]
-            self._labelmap_mtimes.pop(stale, None)
+            self._mask_keys.pop(stale, None)
+        world = tuple(np.round(nodes.parent_to_world_ras(segmentation_node), 9).ravel())
+
+        def key(segment_id):
+            return (segmentation_node.GetID(), nodes.segment_labelmap_mtime(segmentation_node, segment_id), world)
+
+        keys = {sid: key(sid) for sid in ids}
         to_read = [sid for sid in ids
                    if sid not in self._segments
-                   or self._labelmap_mtimes.get(sid) != nodes.segment_labelmap_mtime(segmentation_node, sid)
+                   or self._mask_keys.get(sid) != keys[sid]
                    or self._segments[sid].mask.name != segmentation.GetSegment(sid).GetName()]
         changed = []
         for segment_id, mask in zip(to_read, nodes.segment_masks(segmentation_node, to_read)):
-            self._labelmap_mtimes[segment_id] = nodes.segment_labelmap_mtime(segmentation_node, segment_id)
+            self._mask_keys[segment_id] = keys[segment_id]
             previous = self._segments.get(segment_id)
             if previous is not None and _same_mask(previous.mask, mask):
                 previous.mask.name = mask.name
@@ -198,21 +210,33 @@ class LesionRatioLogic:
         lesions = list(summary.lesion_ratios)
         chart_table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "Lesion ratio chart data",
                                        parameters.node, "ratioChartTable")
-        rows = [{"index": float(i + 1), "lesion": name,
-                 "ratio": summary.lesion_ratios[name] if summary.lesion_ratios[name] is not None else 0.0,
-                 "threshold": settings.threshold,
-                 "aggregate": summary.lesion_ratio if summary.lesion_ratio is not None else 0.0}
-                for i, name in enumerate(lesions)]
+        # A lesion without a ratio and an undetermined aggregate are NaN (the plot series skip them, a 0 would
+        # draw as a real ratio); the "note" column, the lesion label and the table attribute say why.
+        metric_title = METRIC_TITLES[settings.metric]
+        rows, notes = [], []
+        for i, name in enumerate(lesions):
+            ratio = summary.lesion_ratios[name]
+            note = "" if ratio is not None else f"no {metric_title} IA/IV ratio: not plotted, not in the aggregate"
+            if note:
+                notes.append(f"{name}: {note}")
+            rows.append({"index": float(i + 1), "lesion": name if ratio is not None else f"{name} (no ratio)",
+                         "ratio": ratio, "threshold": settings.threshold, "aggregate": summary.lesion_ratio,
+                         "note": note})
+        if summary.lesion_ratio is None:
+            notes.append(f"{settings.aggregate} ratio undetermined (no lesion has a valid ratio): not plotted")
         tables.write_table(chart_table, [("index", "#", ""), ("lesion", "Lesion", ""), ("ratio", "IA/IV", ""),
-                                         ("threshold", "Threshold", ""), ("aggregate", settings.aggregate, "")],
-                           rows, ("lesion",))
+                                         ("threshold", "Threshold", ""), ("aggregate", settings.aggregate, ""),
+                                         ("note", "Note", "")],
+                           rows, ("lesion", "note"))
+        chart_table.SetAttribute("Ragaliv.ChartNote", "\n".join(notes))
         bars = plots.series(self.scene, "Lesion IA/IV ratio", chart_table, "index", "ratio", "Bar",
                             (0.75, 0.22, 0.17), reference_node=parameters.node, role="ratioBarSeries")
         bars.SetLabelColumnName("lesion")
         threshold = plots.series(self.scene, f"Threshold {settings.threshold:g}", chart_table, "index", "threshold",
                                  "Line", (0.1, 0.1, 0.1), reference_node=parameters.node, role="ratioThresholdSeries")
         threshold.SetLineStyle(threshold.LineStyleDash)
-        aggregate = plots.series(self.scene, f"{settings.aggregate} ratio", chart_table, "index", "aggregate", "Line",
+        aggregate_name = f"{settings.aggregate} ratio" + (" undetermined" if summary.lesion_ratio is None else "")
+        aggregate = plots.series(self.scene, aggregate_name, chart_table, "index", "aggregate", "Line",
                                  (0.16, 0.5, 0.73), reference_node=parameters.node, role="ratioAggregateSeries")
         plots.chart(self.scene, "Lesion IA/IV ratios", [bars, threshold, aggregate],
                     f"Lesion IA/IV {METRIC_TITLES[settings.metric]} - {summary.decision_text.split(':')[0]}",
@@ -367,12 +391,39 @@ def _same_mask(first: SegmentMask, second: SegmentMask) -> bool:
             and np.array_equal(first.mask, second.mask))
 
 
-def _union(first: SegmentMask, second: SegmentMask, reference) -> SegmentMask:
-    """Union of two masks that lie on sub-grids of ``reference``."""
+def _on_grid(mask: SegmentMask, reference) -> np.ndarray:
+    """``mask`` on the full ``reference`` grid: pasted when its crop is a sub-grid of ``reference``, else
+    resampled by nearest lookup of the reference voxel centres (a segment drawn on another grid, or under a
+    transform)."""
     from ragaliv.io.segmentation import paste_into
 
+    try:
+        return paste_into(mask, reference)
+    except ValueError:
+        pass
+    full = np.zeros(reference.shape_kji, bool)
+    corners = reference.lps_to_index(mask.geometry.corners_lps())  # (i, j, k) of the mask's outer corners
+    size_ijk = np.array(reference.size_ijk)
+    low = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, size_ijk)
+    high = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 1, 0, size_ijk)
+    if np.any(high <= low):
+        return full  # entirely outside the reference grid
+    i, j, k = np.meshgrid(*(np.arange(a, b) for a, b in zip(low, high)), indexing="ij")
+    centres = reference.index_to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1))
+    source = np.rint(mask.geometry.lps_to_index(centres)).astype(np.int64)
+    size_k, size_j, size_i = mask.mask.shape
+    inside = ((source[:, 0] >= 0) & (source[:, 0] < size_i) & (source[:, 1] >= 0) & (source[:, 1] < size_j)
+              & (source[:, 2] >= 0) & (source[:, 2] < size_k))
+    values = np.zeros(len(source), bool)
+    values[inside] = mask.mask[source[inside, 2], source[inside, 1], source[inside, 0]]
+    full[k.ravel(), j.ravel(), i.ravel()] = values
+    return full
+
+
+def _union(first: SegmentMask, second: SegmentMask, reference) -> SegmentMask:
+    """Union of two masks on the ``reference`` grid (a mask not on a sub-grid of it is resampled onto it)."""
     full = np.zeros(reference.shape_kji, bool)
     for mask in (first, second):
         if not mask.is_empty:
-            full |= paste_into(mask, reference)
+            full |= _on_grid(mask, reference)
     return SegmentMask.from_full_mask(second.name, full, reference)

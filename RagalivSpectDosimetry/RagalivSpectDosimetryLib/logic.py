@@ -19,6 +19,13 @@ from ragaliv_mrml import nodes, plots, tables
 from .parameters import SpectDosimetryParameters, get_parameter_node
 
 SPECT_ROLE, CT_ROLE = "timepointSpect", "timepointCt"
+# Each time point's CT has its own role, "timepointCt0", "timepointCt1", ...: MRML drops an empty entry of a
+# multi-valued reference, which would shift the CTs after a time point without one to earlier time points.
+# Scenes saved before that kept the CTs as a list under CT_ROLE; they are still read.
+
+
+def ct_role(index: int) -> str:
+    return f"{CT_ROLE}{index}"
 TIMEPOINT_COLUMNS = (
     ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
     ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
@@ -82,8 +89,15 @@ class SpectDosimetryLogic:
     def timepoints(self, parameters: Optional[SpectDosimetryParameters] = None) -> list[Timepoint]:
         parameters = parameters or self.parameters()
         table = parameters.get_node("timepointTable")
-        count = parameters.node.GetNumberOfNodeReferences(SPECT_ROLE)
+        node = parameters.node
+        count = node.GetNumberOfNodeReferences(SPECT_ROLE)
         columns = tables.read_table(table) if table is not None else {}
+        indexed = any(node.GetNodeReferenceID(ct_role(index)) for index in range(count))
+        legacy = not indexed and node.GetNumberOfNodeReferences(CT_ROLE) == count
+
+        def ct(index):
+            return node.GetNthNodeReference(CT_ROLE, index) if legacy else node.GetNodeReference(ct_role(index))
+
         points = []
         for index in range(count):
             def column(key, default="", index=index):
@@ -92,7 +106,7 @@ class SpectDosimetryLogic:
 
             points.append(Timepoint(
                 spect=parameters.node.GetNthNodeReference(SPECT_ROLE, index),
-                ct=parameters.node.GetNthNodeReference(CT_ROLE, index),
+                ct=ct(index),
                 time_h=float(column("time_h", "nan")),
                 units=column("units", "Bq/mL") or "Bq/mL",
                 calibration_cps_per_mbq=_number_or_none(column("calibration_cps_per_mbq")),
@@ -102,11 +116,14 @@ class SpectDosimetryLogic:
 
     def _write_timepoints(self, parameters: SpectDosimetryParameters, points: list[Timepoint]) -> None:
         node = parameters.node
+        for index in range(max(node.GetNumberOfNodeReferences(SPECT_ROLE), len(points))):
+            node.RemoveNodeReferenceIDs(ct_role(index))
         node.RemoveNodeReferenceIDs(SPECT_ROLE)
         node.RemoveNodeReferenceIDs(CT_ROLE)
-        for point in points:
+        for index, point in enumerate(points):
             node.AddNodeReferenceID(SPECT_ROLE, point.spect.GetID())
-            node.AddNodeReferenceID(CT_ROLE, point.ct.GetID() if point.ct is not None else "")
+            if point.ct is not None:
+                node.SetNodeReferenceID(ct_role(index), point.ct.GetID())
         rows = [{"spect": p.spect.GetName(), "ct": p.ct.GetName() if p.ct is not None else "",
                  "time_h": f"{p.time_h:g}", "units": p.units,
                  "calibration_cps_per_mbq": (
@@ -142,6 +159,13 @@ class SpectDosimetryLogic:
     def build_study(self, parameters: Optional[SpectDosimetryParameters] = None) -> SpectStudy:
         """The core study from the scene: every DICOM-derived value was set (and can be changed) in the panel."""
         parameters = parameters or self.parameters()
+        administered = parameters.get("administeredMbq")
+        if not (administered > 0):  # also NaN
+            raise RagalivInputError(
+                f"Administered activity (administeredMbq) is not set (got {administered:g} MBq).",
+                "Enter the administered 177Lu activity in MBq (net of the residual in the syringe and lines) "
+                "in 'Administered 177Lu (MBq)': TIAC and Gy/GBq are divided by it.",
+            )
         points = self.timepoints(parameters)
         if not points:
             raise RagalivInputError("No time point.", "Add each SPECT/CT time point with its time after injection.")
@@ -190,7 +214,7 @@ class SpectDosimetryLogic:
                 raise RagalivInputError(f"Recovery coefficient of {name!r} is not a number: {value!r}.")
             recovery[name] = coefficient
         return SpectStudy(
-            administered_mbq=parameters.get("administeredMbq"),
+            administered_mbq=administered,
             timepoints=timepoints,
             segments=nodes.segment_masks(segmentation),
             injection_time=injection,

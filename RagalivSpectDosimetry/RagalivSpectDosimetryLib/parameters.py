@@ -7,7 +7,7 @@ MODULE_NAME = "RagalivSpectDosimetry"
 
 NODE_ROLES = ("segmentation", "timepointTable", "resultsTable", "tacTable", "tacChart", "doseMap")
 DEFAULTS = {
-    "administeredMbq": 7400.0,
+    "administeredMbq": 0.0,  # required: 0 = not entered (build_study refuses it; no silent 7.4 GBq)
     "injectionTime": "",
     "referenceTimepoint": 0,
     "model": "auto",

@@ -4,6 +4,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 from ragaliv.cli import main
 
@@ -13,6 +14,21 @@ TIA_COLUMNS = ["region", "model", "tia_mbq_h", "tiac_h", "tia_rel_uncertainty", 
 
 def _mono(a0_mbq, effective_half_life_h, times_h):
     return [a0_mbq * 2.0 ** (-t / effective_half_life_h) for t in times_h]
+
+
+def _weighted_mono_tia_rel_uncertainty(times_h, a0_mbq, effective_half_life_h, sigma_rel, calibration_rel):
+    """u(TIA)/TIA of an exact mono-exponential fitted with absolute sigma = sigma_rel·A, plus the calibration.
+
+    Cov = (Jᵀ W J)⁻¹ for the parameters (A0, λ), W = diag(1/σ²); TIA = A0/λ, ∇TIA = (1/λ, -A0/λ²).
+    """
+    t = np.asarray(times_h, dtype=float)
+    rate = math.log(2.0) / effective_half_life_h
+    activity = a0_mbq * np.exp(-rate * t)
+    jacobian = np.column_stack([np.exp(-rate * t), -a0_mbq * t * np.exp(-rate * t)])
+    covariance = np.linalg.inv(jacobian.T @ np.diag(1.0 / (sigma_rel * activity) ** 2) @ jacobian)
+    gradient = np.array([1.0 / rate, -a0_mbq / rate**2])
+    fit_rel = math.sqrt(gradient @ covariance @ gradient) / (a0_mbq / rate)
+    return math.hypot(fit_rel, calibration_rel)
 
 
 def _write(path, text):
@@ -71,8 +87,11 @@ def test_weighted_fit_and_calibration_uncertainty(tmp_path):
     assert code == 0
     row = _rows(out / "tia.csv")[0]
     assert float(row["tia_mbq_h"]) == pytest.approx(50.0 * 60.0 / math.log(2.0), rel=1e-3)
-    # The calibration (5 %, fully correlated) adds in quadrature to the fit uncertainty.
-    assert 0.05 < float(row["tia_rel_uncertainty"]) < 0.10
+    # GUM: the fit uncertainty (covariance with absolute sigma, propagated to TIA = A0/λ) and the calibration
+    # (5 %, fully correlated) add in quadrature: 0.05643. Linear addition would give 0.0762.
+    expected = _weighted_mono_tia_rel_uncertainty(times, 50.0, 60.0, 0.05, 0.05)
+    assert expected == pytest.approx(0.05643, abs=1e-5)
+    assert float(row["tia_rel_uncertainty"]) == pytest.approx(expected, rel=1e-3)
     fits = json.loads((out / "tac_fits.json").read_text(encoding="utf-8"))
     assert fits["weighting"]["Spleen"] == "weighted (sigma_mbq)"
 

@@ -285,3 +285,29 @@ def test_non_finite_spect_values_exclude_the_point_with_a_flag(tmp_path):
     assert any("NaN or infinite at 72 h" in flag for flag in region.flags)
     tac_row = next(row for row in result.tac_rows() if row["time_h"] == 72.0)
     assert tac_row["activity_mbq"] is None
+
+
+# --- kidney BED only from a fitted clearance ------------------------------------------------------------------
+@pytest.mark.parametrize(("model", "reason"), [("trapezoid", "physical half-life"), ("stp", "Hänscheid assumption")])
+def test_kidney_bed_is_not_computed_without_a_fitted_clearance(tmp_path, model, reason):
+    """trapezoid reports T_eff = 159.5 h (the physical tail) and stp T_eff = t: neither is a measured clearance.
+    A BED from them would underestimate the repair term 2-3x (true T_eff here 48 h), so none is given."""
+    times_h = [4.0, 24.0, 72.0, 168.0]
+    volumes = [_uniform_spect(2.0e6 * math.exp(-(LAMBDA_PHYS_PER_H + 0.01) * t)) for t in times_h]
+    kidney = _box_segment("Kidney left", (-25.0, -25.0, -21.0), (-13.0, -11.0, -11.0))
+    result = analyse_study(_study(volumes, [kidney], times_h, model=model, kernel_directory=str(tmp_path / "none")))
+    region = result.region("Kidney left")
+    assert region.fit.model == model
+    assert region.dose is not None and region.dose.primary.dose_gy > 0.0
+    assert region.dose.bed is None
+    flags = [flag for flag in region.dose.flags if flag.startswith("BED not computed")]
+    assert len(flags) == 1 and reason in flags[0] and "exponential" in flags[0]
+    row = next(r for r in result.dose_rows() if r["region"] == "Kidney left")
+    assert row["bed_gy"] is None and "BED not computed" in row["flags"]
+    # The same study fitted mono-exponentially gets its BED, with the fitted T_eff (48.0 h here).
+    mono = analyse_study(_study(volumes, [kidney], times_h, model="mono", kernel_directory=str(tmp_path / "none")))
+    bed = mono.region("Kidney left").dose.bed
+    t_eff = math.log(2.0) / (LAMBDA_PHYS_PER_H + 0.01)
+    assert bed is not None and bed.effective_half_life_h == pytest.approx(t_eff, rel=1e-4)
+    d = bed.dose_gy
+    assert bed.bed_gy == pytest.approx(d + d * d / 2.6 * 2.8 / (2.8 + t_eff), rel=1e-9)

@@ -11,7 +11,10 @@ from ragaliv_mrml.scene_io import load_scene, save_scene
 pytestmark = pytest.mark.mrml
 
 
-def study_scene(scene, patient, counts_for_first=False):
+def study_scene(scene, patient, counts_for_first=False, without_ct=(), hu_offsets=None):
+    """The synthetic SPECT/CT study as nodes; ``without_ct``: time point indices added without a CT;
+    ``hu_offsets``: index -> HU added to that CT (to tell the CTs apart by the masses they give)."""
+    from ragaliv.geometry import Volume
     from RagalivSpectDosimetryLib import SpectDosimetryLogic
 
     logic = SpectDosimetryLogic(scene)
@@ -22,13 +25,14 @@ def study_scene(scene, patient, counts_for_first=False):
         if counts_for_first and index == 0:
             # Same image as counts: counts = Bq/mL x voxel mL x 1e-6 MBq/Bq x cps/MBq x s.
             calibration, duration = 9.5, 900.0
-            from ragaliv.geometry import Volume
-
             factor = activity.geometry.voxel_volume_ml * 1e-6 * calibration * duration
             activity = Volume(activity.array * factor, activity.geometry, "counts")
             units = "counts"
         spect = nodes.add_volume_node(scene, activity, f"SPECT {point.time_h:g} h")
-        ct = nodes.add_volume_node(scene, point.ct, f"CT {point.time_h:g} h")
+        ct_image = point.ct
+        if hu_offsets and index in hu_offsets:
+            ct_image = Volume(ct_image.array + hu_offsets[index], ct_image.geometry, ct_image.unit)
+        ct = None if index in without_ct else nodes.add_volume_node(scene, ct_image, f"CT {point.time_h:g} h")
         logic.add_timepoint(spect, ct, point.time_h, units, calibration, duration, parameters)
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "VOIs")
     for segment in patient.spect_segments:
@@ -66,7 +70,7 @@ def test_results_match_truth_and_nodes_are_written(mrml_scene, synthetic_patient
 
 
 def test_time_points_and_results_survive_save_and_reload(mrml_scene, synthetic_patient, tmp_path):
-    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    logic, parameters = study_scene(mrml_scene, synthetic_patient, without_ct=(1,))
     logic.run(parameters)
     saved = rows_by_region(parameters.get_node("resultsTable"))
     save_scene(mrml_scene, str(tmp_path / "scene.mrml"))
@@ -76,8 +80,10 @@ def test_time_points_and_results_survive_save_and_reload(mrml_scene, synthetic_p
     parameters2 = reloaded.parameters()
     points = reloaded.timepoints(parameters2)
     assert [p.time_h for p in points] == [4.0, 24.0, 72.0, 168.0]
-    assert all(p.spect is not None and p.ct is not None for p in points)
-    assert parameters2.get("administeredMbq") == 7400.0 and parameters2.get("voxelDosimetry") is False
+    assert all(p.spect is not None for p in points)
+    assert [p.ct.GetName() if p.ct is not None else None for p in points] == ["CT 4 h", None, "CT 72 h", "CT 168 h"]
+    assert parameters2.get("administeredMbq") == synthetic_patient.administered_mbq
+    assert parameters2.get("voxelDosimetry") is False
     loaded = rows_by_region(parameters2.get_node("resultsTable"))
     assert loaded["Spleen"]["dose_gy"] == pytest.approx(saved["Spleen"]["dose_gy"], rel=1e-5)
     again = reloaded.run(parameters2)
@@ -141,3 +147,65 @@ def test_bad_time_points_are_refused(mrml_scene, synthetic_patient):
     with pytest.raises(RagalivInputError, match="calibration"):
         logic.run(parameters)
     assert math.isfinite(logic.timepoints(parameters)[-1].time_h)
+
+
+def test_time_point_without_ct_keeps_the_other_cts_at_their_time_points(mrml_scene, synthetic_patient):
+    """Review 1g: MRML drops an empty reference, so [A, "", B] used to read back as [A, B, None]."""
+    from ragaliv.spect.mass import voi_mass
+
+    # The 168 h CT is made denser, so that masses tell which CT was used; the VOIs are drawn at 72 h.
+    logic, parameters = study_scene(mrml_scene, synthetic_patient, without_ct=(1,), hu_offsets={3: 400.0})
+    parameters.set("referenceTimepoint", 2)
+    points = logic.timepoints(parameters)
+    assert [p.ct.GetName() if p.ct is not None else None for p in points] == ["CT 4 h", None, "CT 72 h", "CT 168 h"]
+    study = logic.build_study(parameters)
+    assert [tp.ct_source for tp in study.timepoints] == ["CT 4 h", None, "CT 72 h", "CT 168 h"]
+    assert study.timepoints[1].ct is None
+    result = logic.run(parameters)
+    reference_ct = synthetic_patient.spect[2].ct
+    rows = rows_by_region(parameters.get_node("resultsTable"))
+    for segment in synthetic_patient.spect_segments:
+        expected = voi_mass(segment, reference_ct).mass_g
+        assert result.region(segment.name).mass.mass_g == pytest.approx(expected, rel=1e-9), segment.name
+        assert rows[segment.name]["mass_g"] == pytest.approx(expected, rel=1e-9), segment.name
+
+    # Removing the time point without a CT shifts the later ones down with their own CTs.
+    logic.remove_timepoint(1, parameters)
+    names = [p.ct.GetName() for p in logic.timepoints(parameters)]
+    assert names == ["CT 4 h", "CT 72 h", "CT 168 h"]
+    # Adding it back (sorted by time) puts it in the middle again, still without a CT.
+    spect = nodes.add_volume_node(mrml_scene, synthetic_patient.spect[1].activity, "SPECT 24 h again")
+    assert logic.add_timepoint(spect, None, 24.0, parameters=parameters) == 1
+    names = [p.ct.GetName() if p.ct is not None else None for p in logic.timepoints(parameters)]
+    assert names == ["CT 4 h", None, "CT 72 h", "CT 168 h"]
+
+
+def test_administered_activity_is_required(mrml_scene, synthetic_patient):
+    """No silent 7400 MBq default: TIAC and Gy/GBq are divided by it."""
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    parameters.node.UnsetParameter("administeredMbq")
+    assert parameters.get("administeredMbq") == 0.0
+    with pytest.raises(RagalivInputError, match="Administered activity") as raised:
+        logic.build_study(parameters)
+    assert "Administered 177Lu (MBq)" in raised.value.hint
+    for value in (0.0, -5.0, float("nan")):
+        parameters.set("administeredMbq", value)
+        with pytest.raises(RagalivInputError, match="administeredMbq"):
+            logic.run(parameters)
+    parameters.set("administeredMbq", synthetic_patient.administered_mbq)
+    assert logic.build_study(parameters).administered_mbq == synthetic_patient.administered_mbq
+
+
+def test_scenes_saved_with_the_old_ct_list_still_load(mrml_scene, synthetic_patient):
+    """Before the indexed roles the CTs were one list under "timepointCt" (aligned when every point had one)."""
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    node = parameters.node
+    cts = [point.ct for point in logic.timepoints(parameters)]
+    for index in range(len(cts)):
+        node.RemoveNodeReferenceIDs(f"timepointCt{index}")
+    for ct in cts:
+        node.AddNodeReferenceID("timepointCt", ct.GetID())
+    assert [p.ct.GetName() for p in logic.timepoints(parameters)] == ["CT 4 h", "CT 24 h", "CT 72 h", "CT 168 h"]
+    logic.remove_timepoint(0, parameters)  # rewritten with the indexed roles
+    assert node.GetNumberOfNodeReferences("timepointCt") == 0
+    assert [p.ct.GetName() for p in logic.timepoints(parameters)] == ["CT 24 h", "CT 72 h", "CT 168 h"]

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from ..constants import SECONDS_PER_HOUR
+from ..constants import BQ_PER_MBQ, SECONDS_PER_HOUR
 from ..errors import RagalivInputError
 from .local_deposition import LED_METHOD, LED_SOURCE, led_dose_gy
 from .results import DoseResult, make_dose_result, non_negative_float, positive_float
@@ -43,8 +43,6 @@ SPHERE_S_GY_PER_BQ_S = (
 )  # fmt: skip
 
 _LOG_INTERPOLATOR = PchipInterpolator(np.log(SPHERE_MASS_G), np.log(SPHERE_S_GY_PER_BQ_S))
-_MGY_PER_GY = 1000.0
-_BQ_PER_MBQ = 1.0e6
 
 
 def sphere_s_value_mgy_per_mbq_h(mass_g: float) -> float:
@@ -57,7 +55,7 @@ def sphere_s_value_mgy_per_mbq_h(mass_g: float) -> float:
             "Use sphere_dose_gy (LED fallback above the table) or the voxel/LED method.",
         )
     s_gy_per_bq_s = math.exp(float(_LOG_INTERPOLATOR(math.log(mass))))
-    return s_gy_per_bq_s * _MGY_PER_GY * _BQ_PER_MBQ * SECONDS_PER_HOUR
+    return s_gy_per_bq_s * 1000.0 * BQ_PER_MBQ * SECONDS_PER_HOUR  # 1000 mGy per Gy
 
 
 def _sphere_dose(tia_mbq_h: float, mass_g: float) -> tuple[float, str, str, list[str]]:
@@ -75,7 +73,7 @@ def _sphere_dose(tia_mbq_h: float, mass_g: float) -> tuple[float, str, str, list
             "deposition used instead (under-estimates by the absorbed photon share, ~4 %)."
         )
         return led_dose_gy(tia, mass), LED_METHOD + " (sphere-model fallback)", LED_SOURCE, [warning]
-    dose_gy = tia * sphere_s_value_mgy_per_mbq_h(mass) / _MGY_PER_GY
+    dose_gy = tia * sphere_s_value_mgy_per_mbq_h(mass) / 1000.0  # mGy -> Gy
     return dose_gy, SPHERE_METHOD, SPHERE_SOURCE, []
 
 

@@ -18,7 +18,6 @@ from .results import DoseResult, make_dose_result
 from .voxel_kernel import DoseKernel
 
 VOXEL_METHOD = "voxel S-value convolution (FFT), homogeneous soft tissue"
-_GY_PER_MGY = 1.0e-3
 _VOXEL_SIZE_RELATIVE_TOLERANCE = 0.01
 
 
@@ -81,7 +80,7 @@ def dose_map_gy(
     against the kernel (1 %). ``dtype`` float32 (default) or float64 is used for the FFT and the result.
     """
     convolved = _convolve(tia_mbq_h_per_voxel, kernel, "TIA map (MBq·h per voxel)", voxel_size_mm, dtype)
-    convolved *= SECONDS_PER_HOUR * _GY_PER_MGY
+    convolved *= SECONDS_PER_HOUR / 1000.0  # s per h; 1000 mGy per Gy
     return convolved
 
 
@@ -95,7 +94,7 @@ def dose_rate_map_gy_per_h(
     convolved = _convolve(
         activity_mbq_per_voxel, kernel, "activity map (MBq per voxel)", voxel_size_mm, dtype
     )
-    convolved *= SECONDS_PER_HOUR * _GY_PER_MGY
+    convolved *= SECONDS_PER_HOUR / 1000.0  # s per h; 1000 mGy per Gy
     return convolved
 
 

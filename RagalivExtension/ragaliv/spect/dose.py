@@ -13,6 +13,13 @@ spleen, bone marrow                    "Bone marrow"); kidneys also BED (LQ, α/
 other                                  local energy deposition (LED)
 =====================================  ==========================================================
 
+Kidney BED (decision): computed only when the TIA comes from an exponential fit
+(:data:`ragaliv.kinetics.models.EXPONENTIAL_MODEL_NAMES`), with the fitted terminal effective half-life. For
+``trapezoid`` (whose "effective half-life" is the physical 159.5 h assumed for the tail) and ``stp`` (T_eff = t
+assumed by Hänscheid) there is no measured clearance; T_rep/(T_rep + T_eff) with such a T_eff would
+underestimate the quadratic term 2-3x, so no BED is reported and a flag says why. No estimate is made from
+a partial fit: a BED that is labelled an estimate still ends up in a table next to real ones.
+
 Uncertainty: GUM quadrature of the TIA relative uncertainty (fit covariance and calibration, from
 :func:`ragaliv.kinetics.fit_tac`) and the mass relative uncertainty (:mod:`ragaliv.spect.mass`).
 """
@@ -31,6 +38,7 @@ from ..dosimetry import (
 )
 from ..dosimetry.organ_s import reference_mass_g
 from ..errors import RagalivInputError
+from ..kinetics.models import EXPONENTIAL_MODEL_NAMES
 from ..ratio import role_of
 
 ORGAN_BY_ROLE = {"kidney": "kidney", "healthy_liver": "liver", "spleen": "spleen", "bone_marrow": "red_marrow"}
@@ -129,6 +137,8 @@ def region_dose(
     if role_of(region) == "kidney":
         if effective_half_life_h is None:
             flags.append("BED not computed: no effective half-life")
+        elif model not in EXPONENTIAL_MODEL_NAMES:
+            flags.append(_no_bed_reason(model, effective_half_life_h))
         else:
             try:
                 bed = kidney_bed_result(region, primary.dose_gy, effective_half_life_h)
@@ -141,3 +151,17 @@ def region_dose(
                         f"fit ({effective_half_life_h:.4g} h) was used"
                     )
     return RegionDose(region, role_of(region), method_key, primary, led, bed, flags)
+
+
+def _no_bed_reason(model: str, effective_half_life_h: float) -> str:
+    """Why no BED is given for a TIA without a fitted clearance (see the module docstring)."""
+    if model == "trapezoid":
+        why = (f"the trapezoid TIA has no fitted clearance (its {effective_half_life_h:.4g} h is the physical "
+               "half-life assumed for the tail)")
+    elif model == "stp":
+        why = (f"the single-time-point TIA has no fitted clearance (T_eff = t = {effective_half_life_h:.4g} h is "
+               "the Hänscheid assumption)")
+    else:
+        why = f"the TIA model {model!r} is not an exponential fit"
+    return (f"BED not computed: {why}; a BED from it would underestimate the repair term. Fit an exponential "
+            "model (model 'mono' or 'auto' with enough time points after the peak) to get the BED")

@@ -14,12 +14,16 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..constants import LU177_HALF_LIFE_H
+from ..constants import BQ_PER_MBQ, LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import SegmentMask, Volume
 from ..kinetics import MODEL_NAMES
 
 ACTIVITY_UNIT = "Bq/mL"
+# Plausible administered 177Lu activity for one patient cycle (MBq). Clinical PRRT/PSMA cycles are 3.7-9.3 GBq
+# (Lutathera 7.4 GBq, dosimetry notes); 100 MBq-20 GBq leaves a wide margin and still catches a value in the
+# wrong unit (GBq read as MBq: 7.4; Bq read as MBq: 7.4e9; MBq read as Bq: 0.0074). Local plausibility rule.
+PLAUSIBLE_ADMINISTERED_MBQ = (100.0, 20000.0)
 REGISTRATION_METRICS = ("mattes", "meansquares")
 REGISTRATION_DEFAULTS: dict[str, Any] = {"metric": "mattes", "iterations": 100}
 INPUT_UNITS = ("Bq/mL", "counts")
@@ -41,7 +45,7 @@ def counts_to_bq_per_ml(
         if not _positive_number(value):
             raise RagalivInputError(f"{name} must be a finite number > 0, got {value!r}.",
                                     f"Give {name} in the study (STUDY.json key '{name}').")
-    factor = 1.0e6 / (float(duration_s) * float(calibration_cps_per_mbq) * float(voxel_volume_ml))
+    factor = BQ_PER_MBQ / (float(duration_s) * float(calibration_cps_per_mbq) * float(voxel_volume_ml))
     return np.asarray(counts, dtype=np.float64) * factor
 
 
@@ -66,6 +70,7 @@ class SpectTimepoint:
     time_source: str = "given"
     ct_source: Optional[str] = None
     decay_correction: str = "none"
+    decay_correction_source: str = ""
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description (no arrays)."""
@@ -79,6 +84,7 @@ class SpectTimepoint:
             "input_units": self.units,
             "calibration": dict(self.calibration),
             "decay_correction_of_input": self.decay_correction,
+            "decay_correction_source": self.decay_correction_source,
             "spect_shape_kji": list(geometry.shape_kji),
             "spect_spacing_mm": [round(float(s), 6) for s in geometry.spacing_mm],
             "ct": self.ct_source,
@@ -115,9 +121,14 @@ class SpectStudy:
     source_path: Optional[str] = None
     inputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    injection_time_source: str = ""
+    administered_source: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
+        warning = implausible_activity_warning(self.administered_mbq)
+        if warning and warning not in self.warnings:
+            self.warnings.append(warning)
 
     # --- validation ---------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -246,6 +257,8 @@ class SpectStudy:
         return {
             "administered_mbq": float(self.administered_mbq),
             "injection_time": None if self.injection_time is None else self.injection_time.isoformat(),
+            "injection_time_source": self.injection_time_source,
+            "administered_mbq_source": self.administered_source,
             "radiopharmaceutical": self.radiopharmaceutical,
             "half_life_h": float(self.half_life_h),
             "reference_timepoint": self.reference_timepoint,
@@ -257,6 +270,18 @@ class SpectStudy:
             "voxel_dosimetry": bool(self.voxel_dosimetry),
             "registration": self.registration_settings() if self.register else None,
         }
+
+
+def implausible_activity_warning(administered_mbq: float) -> Optional[str]:
+    """A loud warning when the administered activity is outside :data:`PLAUSIBLE_ADMINISTERED_MBQ`, else None."""
+    low, high = PLAUSIBLE_ADMINISTERED_MBQ
+    if low <= administered_mbq <= high:
+        return None
+    return (
+        f"CHECK THE ADMINISTERED ACTIVITY: administered_mbq = {administered_mbq:g} MBq is outside the plausible "
+        f"177Lu range {low:g}-{high:g} MBq (a value in GBq, Bq or kBq?); every Gy/GBq and TIAC scales with it. "
+        "Set 'administered_mbq' in STUDY.json to the activity in MBq (e.g. 7400)."
+    )
 
 
 def check_times_h(times_h: list[float], key: str = "timepoints") -> None:

@@ -2,11 +2,14 @@
 
 Keys (paths relative to the JSON file)::
 
-    administered_mbq        MBq (> 0); default: RadionuclideTotalDose of the first DICOM time point
-    injection_time          ISO date-time; default: RadiopharmaceuticalStartDateTime of the first DICOM
+    administered_mbq        MBq (> 0); default: RadionuclideTotalDose (0018,1074) of the first DICOM time point
+    injection_time          ISO date-time; default: RadiopharmaceuticalStartDateTime (0018,1078) of the first
+                            DICOM time point that has it (RadiopharmaceuticalStartTime (0018,1072) alone is
+                            refused: it has no date)
     timepoints              list of {image, time (ISO) | hours, units ("Bq/mL" | "counts"),
                             calibration_cps_per_mbq, duration_s (counts only), ct, decay_correction
-                            ("none" | "injection")}
+                            ("none" | "start" = activity at the acquisition (start), "injection" | "admin" =
+                            decay corrected to the injection time)}
     segmentation            .seg.nrrd (or a labelmap with 'labels' CSV label,name) drawn on the reference CT
     reference_timepoint     0-based index (default 0)
     register                rigid CT-to-CT registration to the reference (default false)
@@ -19,6 +22,25 @@ Keys (paths relative to the JSON file)::
 
 A DICOM image's acquisition time, units and decay correction come from its header unless the JSON gives
 them; a NRRD/NIfTI image needs ``time`` or ``hours`` and ``units``.
+
+Rules that protect the numbers (each violation is a :class:`RagalivInputError` naming the key or tag):
+
+* Injection moment: ``injection_time``, else RadiopharmaceuticalStartDateTime (0018,1078). A header with only
+  RadiopharmaceuticalStartTime (0018,1072) (a clock time) is refused unless every time point gives ``hours``:
+  no rule makes the date unambiguous, because a SPECT series is dated on its own day (24, 72, 168 h ...),
+  and a midnight roll-back would silently put the injection on the day of the first scan. Time points whose
+  headers give different start date-times are refused (another administration?) unless ``injection_time``
+  is given (then a warning). The source used is in the warnings and in ``settings.injection_time_source``.
+* Administered activity: ``administered_mbq``, else RadionuclideTotalDose (0018,1074) in Bq (values < 1e4 are
+  MBq, the IBSI rule of :data:`ragaliv.pet.suv.DOSE_IN_MBQ_BELOW`, with a warning); a header value outside
+  :data:`ragaliv.spect.study.PLAUSIBLE_ADMINISTERED_MBQ` (100-20000 MBq) is refused, an explicit
+  ``administered_mbq`` outside it gets a loud warning.
+* Decay correction: a DICOM image whose CorrectedImage (0028,0051) contains DECY must say to which time, by
+  DecayCorrection (0054,1102) or ``timepoints[i].decay_correction``; otherwise it is refused (fitting
+  decay-corrected values as measured activity would add the physical half-life to every T_eff).
+* Identity: DICOM time points (and the CTs loaded) must share PatientID (0010,0020). Different
+  FrameOfReferenceUID (0020,0052) across time points with ``register: false`` gives a warning (the VOIs are
+  used unmoved, which is right only if the patient was positioned identically).
 """
 
 import datetime
@@ -31,8 +53,26 @@ from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
 from ..workflow import load_segments
-from .loading import LoadedImage, load_ct, load_emission_image
-from .study import ACTIVITY_UNIT, INPUT_UNITS, SpectStudy, SpectTimepoint, check_times_h, counts_to_bq_per_ml
+from .loading import (
+    CORRECTED_IMAGE_TAG,
+    DECAY_CORRECTION_TAG,
+    DOSE_TAG,
+    PATIENT_ID_TAG,
+    START_DATETIME_TAG,
+    START_TIME_TAG,
+    LoadedImage,
+    load_ct,
+    load_emission_image,
+)
+from .study import (
+    ACTIVITY_UNIT,
+    INPUT_UNITS,
+    PLAUSIBLE_ADMINISTERED_MBQ,
+    SpectStudy,
+    SpectTimepoint,
+    check_times_h,
+    counts_to_bq_per_ml,
+)
 
 TOP_LEVEL_KEYS = {
     "administered_mbq", "injection_time", "timepoints", "segmentation", "labels", "reference_timepoint",
@@ -44,6 +84,8 @@ TIMEPOINT_KEYS = {
     "description", "comment",
 }
 _DECAY_CORRECTION = {"none": "none", "start": "none", "injection": "injection", "admin": "injection"}
+_SAME_INJECTION_S = 60.0  # start date-times closer than this are the same injection (header rounding)
+_SAME_ACTIVITY_REL = 0.01  # administered activities closer than 1 % agree
 
 
 def load_study(path: str) -> SpectStudy:
@@ -76,17 +118,21 @@ def load_study(path: str) -> SpectStudy:
         inputs[f"timepoint{index}_image"] = image_path
         images.append(load_emission_image(image_path, f"timepoints[{index}] SPECT"))
 
-    injection_time, injection_source = _injection_time(document, entries, images)
-    administered, administered_source = _administered(document, images)
-    if injection_source:
-        warnings.append(f"injection time {injection_time.isoformat()} taken from {injection_source}.")
-    if administered_source:
-        warnings.append(f"administered activity {administered:g} MBq taken from {administered_source}.")
+    register = _boolean(document, "register", False)
+    _check_identity(images, register, warnings)
+    injection_time, injection_source = _injection_time(document, entries, images, warnings)
+    administered, administered_source = _administered(document, images, warnings)
+    if injection_source.startswith("DICOM"):
+        warnings.append(f"injection time {injection_time.isoformat()} taken from the {injection_source}.")
+    if administered_source.startswith("DICOM"):
+        warnings.append(f"administered activity {administered:g} MBq taken from the {administered_source}.")
 
-    times = [_time_of(index, entry, image, injection_time) for index, (entry, image) in enumerate(zip(entries, images))]
+    times = [
+        _time_of(index, entry, image, injection_time, injection_source, warnings)
+        for index, (entry, image) in enumerate(zip(entries, images))
+    ]
     check_times_h([t for t, _, _ in times])
 
-    register = _boolean(document, "register", False)
     reference = document.get("reference_timepoint", 0)
     if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < len(entries):
         raise RagalivInputError(
@@ -96,7 +142,7 @@ def load_study(path: str) -> SpectStudy:
 
     timepoints = []
     for index, (entry, image, (time_h, stamp, time_source)) in enumerate(zip(entries, images, times)):
-        activity, units, calibration, decay = _activity(index, entry, image, time_h)
+        activity, units, calibration, (decay, decay_source) = _activity(index, entry, image, time_h, warnings)
         ct_path = _resolve(base, entry["ct"]) if isinstance(entry.get("ct"), str) else None
         if "ct" in entry and ct_path is None:
             raise RagalivInputError(f"STUDY.json: timepoints[{index}].ct must be a path.")
@@ -105,11 +151,12 @@ def load_study(path: str) -> SpectStudy:
             inputs[f"timepoint{index}_ct"] = ct_path
             if register or index == reference:
                 ct = load_ct(ct_path, f"timepoints[{index}] CT")
+                _check_ct_patient(index, ct, ct_path, image)
         timepoints.append(
             SpectTimepoint(
                 time_h=time_h, activity=activity, acquisition_time=stamp, ct=ct, source=entry["image"],
                 description=image.description, units=units, calibration=calibration, time_source=time_source,
-                ct_source=entry.get("ct"), decay_correction=decay,
+                ct_source=entry.get("ct"), decay_correction=decay, decay_correction_source=decay_source,
             )
         )
 
@@ -157,6 +204,8 @@ def load_study(path: str) -> SpectStudy:
         source_path=os.path.abspath(path),
         inputs=inputs,
         warnings=warnings,
+        injection_time_source=injection_source,
+        administered_source=administered_source,
     )
 
 
@@ -197,39 +246,151 @@ def parse_iso_datetime(text: Any, key: str) -> datetime.datetime:
                                 "Write it like \"2026-04-21T10:00:00\".") from None
 
 
-def _injection_time(document, entries, images) -> tuple[Optional[datetime.datetime], str]:
-    if "injection_time" in document:
-        return parse_iso_datetime(document["injection_time"], "injection_time"), ""
-    for index, image in enumerate(images):
-        if image.injection_time is not None:
-            return image.injection_time, (
-                f"the DICOM RadiopharmaceuticalStartDateTime (0018,1078) of timepoints[{index}]"
+def _differs_s(first: datetime.datetime, second: datetime.datetime) -> float:
+    """|first - second| in s; when only one carries a UTC offset both are read as local clock times."""
+    if (first.tzinfo is None) != (second.tzinfo is None):
+        first, second = first.replace(tzinfo=None), second.replace(tzinfo=None)
+    return abs((first - second).total_seconds())
+
+
+def _where(index: int, image: LoadedImage) -> str:
+    return f"timepoints[{index}] ({image.path})"
+
+
+def _check_identity(images: list[LoadedImage], register: bool, warnings: list[str]) -> None:
+    """Same PatientID (0010,0020) in every DICOM time point; a warning for unregistered frames of reference."""
+    patients = [(index, image) for index, image in enumerate(images) if image.is_dicom and image.patient_id]
+    first = patients[0] if patients else None
+    for index, image in patients[1:]:
+        if image.patient_id != first[1].patient_id:
+            raise RagalivInputError(
+                f"STUDY.json: the time points come from different patients: {PATIENT_ID_TAG} of "
+                f"{_where(index, image)} differs from that of {_where(*first)}.",
+                "Check the 'image' path of each time point: every SPECT must be of the same patient.",
             )
+    frames = [(index, image) for index, image in enumerate(images) if image.is_dicom and image.frame_of_reference_uid]
+    distinct = list(dict.fromkeys(image.frame_of_reference_uid for _, image in frames))
+    if len(distinct) > 1 and not register:
+        groups = "; ".join(
+            "timepoints[" + ", ".join(str(i) for i, image in frames if image.frame_of_reference_uid == uid) + "]"
+            for uid in distinct
+        )
+        warnings.append(
+            f"time points are in different frames of reference and were not registered; set 'register': true "
+            f"(FrameOfReferenceUID (0020,0052) groups: {groups}). The VOIs were used unmoved at every time point, "
+            "which is right only if the patient lay exactly as at the reference time point."
+        )
+
+
+def _check_ct_patient(index: int, ct: Volume, ct_path: str, image: LoadedImage) -> None:
+    ct_patient = str(ct.metadata.get("patient_id", "") or "")
+    if ct_patient and image.is_dicom and image.patient_id and ct_patient != image.patient_id:
+        raise RagalivInputError(
+            f"STUDY.json: timepoints[{index}]: the CT ({ct_path}) and the SPECT ({image.path}) have different "
+            f"{PATIENT_ID_TAG}.",
+            f"Check timepoints[{index}].ct: it must be the CT of the same patient and session.",
+        )
+
+
+def _injection_time(document, entries, images: list[LoadedImage], warnings: list[str]):
+    """(injection moment or None, source): STUDY.json, else RadiopharmaceuticalStartDateTime (0018,1078)."""
+    dated = [(index, image) for index, image in enumerate(images) if image.injection_time is not None]
+    if "injection_time" in document:
+        injection = parse_iso_datetime(document["injection_time"], "injection_time")
+        for index, image in dated:
+            gap_s = _differs_s(injection, image.injection_time)
+            if gap_s > _SAME_INJECTION_S:
+                warnings.append(
+                    f"STUDY.json injection_time {injection.isoformat()} differs by {gap_s / 3600.0:.3g} h from the "
+                    f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()} of timepoints[{index}]; "
+                    "the STUDY.json value is used. Check which one is right."
+                )
+        for index, image in enumerate(images):
+            clock = image.injection_clock_time
+            if image.injection_time is None and clock is not None:
+                given = injection.time().replace(tzinfo=None)
+                gap_s = abs((datetime.datetime.combine(datetime.date.min, given)
+                             - datetime.datetime.combine(datetime.date.min, clock)).total_seconds())
+                if min(gap_s, 86400.0 - gap_s) > _SAME_INJECTION_S:
+                    warnings.append(
+                        f"STUDY.json injection_time {injection.isoformat()} has another clock time than the DICOM "
+                        f"{START_TIME_TAG} {clock.isoformat()} of timepoints[{index}]; the STUDY.json value is "
+                        "used. Check which one is right."
+                    )
+        return injection, "STUDY.json 'injection_time'"
+    if dated:
+        first_index, first = dated[0]
+        for index, image in dated[1:]:
+            gap_s = _differs_s(image.injection_time, first.injection_time)
+            if gap_s > _SAME_INJECTION_S:
+                raise RagalivInputError(
+                    f"STUDY.json: the time points give different injection times: {START_DATETIME_TAG} "
+                    f"{first.injection_time.isoformat()} in {_where(first_index, first)} but "
+                    f"{image.injection_time.isoformat()} in {_where(index, image)} (another administration?).",
+                    "Check that every time point belongs to this cycle, and set \"injection_time\" in STUDY.json.",
+                )
+        return first.injection_time, f"DICOM {START_DATETIME_TAG} of timepoints[{first_index}]"
     if all("hours" in entry for entry in entries):
         return None, ""
+    clocks = [(index, image) for index, image in enumerate(images) if image.injection_clock_time is not None]
+    if clocks:
+        index, image = clocks[0]
+        raise RagalivInputError(
+            f"STUDY.json: 'injection_time' is missing and the DICOM header of timepoints[{index}] gives only "
+            f"{START_TIME_TAG} {image.injection_clock_time.isoformat()}, a clock time without a date (no "
+            f"{START_DATETIME_TAG}). The injection date cannot be taken from the SPECT: a series is dated on its "
+            "own day, which may be days after the injection.",
+            f"Add \"injection_time\": \"YYYY-MM-DDT{image.injection_clock_time.strftime('%H:%M:%S')}\" (the date of "
+            "the injection) to STUDY.json, or give 'hours' after injection for every time point.",
+        )
     raise RagalivInputError(
-        "STUDY.json: 'injection_time' is missing and no DICOM header gives RadiopharmaceuticalStartDateTime.",
+        f"STUDY.json: 'injection_time' is missing and no DICOM header gives {START_DATETIME_TAG}.",
         "Add \"injection_time\": \"YYYY-MM-DDTHH:MM:SS\", or give 'hours' after injection for every time point.",
     )
 
 
-def _administered(document, images) -> tuple[float, str]:
+def _administered(document, images: list[LoadedImage], warnings: list[str]) -> tuple[float, str]:
+    """(MBq, source): STUDY.json 'administered_mbq', else RadionuclideTotalDose (0018,1074) checked for units."""
+    from_header = [(index, image) for index, image in enumerate(images) if image.administered_mbq]
     if "administered_mbq" in document:
         value = document["administered_mbq"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise RagalivInputError(f"STUDY.json: administered_mbq must be a number > 0, got {value!r}.",
                                     "Give the administered 177Lu activity in MBq (e.g. 7400).")
-        return float(value), ""
-    for index, image in enumerate(images):
-        if image.administered_mbq:
-            return float(image.administered_mbq), (
-                f"the DICOM RadionuclideTotalDose (0018,1074) of timepoints[{index}]"
+        for index, image in from_header[:1]:
+            if abs(image.administered_mbq / float(value) - 1.0) > _SAME_ACTIVITY_REL:
+                warnings.append(
+                    f"STUDY.json administered_mbq {float(value):g} MBq differs from the {image.administered_note} of "
+                    f"timepoints[{index}] ({image.administered_mbq:g} MBq); the STUDY.json value is used."
+                )
+        return float(value), "STUDY.json 'administered_mbq'"
+    if not from_header:
+        raise RagalivInputError(f"STUDY.json: 'administered_mbq' is missing and no DICOM header gives {DOSE_TAG}.",
+                                "Add \"administered_mbq\": <MBq> (e.g. 7400).")
+    index, image = from_header[0]
+    mbq = float(image.administered_mbq)
+    low, high = PLAUSIBLE_ADMINISTERED_MBQ
+    if not low <= mbq <= high:
+        raise RagalivInputError(
+            f"STUDY.json: 'administered_mbq' is missing and the {image.administered_note} of timepoints[{index}] "
+            f"gives {mbq:g} MBq, outside the plausible 177Lu range {low:g}-{high:g} MBq (wrong unit?).",
+            "Set \"administered_mbq\" in STUDY.json to the administered activity in MBq (e.g. 7400).",
+        )
+    if "read as" in image.administered_note:
+        warnings.append(f"{image.administered_note}; set 'administered_mbq' in STUDY.json if this is wrong.")
+    for other_index, other in from_header[1:]:
+        if abs(other.administered_mbq / mbq - 1.0) > _SAME_ACTIVITY_REL:
+            warnings.append(
+                f"{DOSE_TAG} differs between time points: {mbq:g} MBq in timepoints[{index}], "
+                f"{other.administered_mbq:g} MBq in timepoints[{other_index}] (another administration?); the first "
+                "is used. Set 'administered_mbq' in STUDY.json."
             )
-    raise RagalivInputError("STUDY.json: 'administered_mbq' is missing and no DICOM header gives it.",
-                            "Add \"administered_mbq\": <MBq> (e.g. 7400).")
+    return mbq, f"DICOM {DOSE_TAG} of timepoints[{index}]"
 
 
-def _time_of(index: int, entry, image: LoadedImage, injection) -> tuple[float, Optional[datetime.datetime], str]:
+def _time_of(
+    index: int, entry, image: LoadedImage, injection, injection_source: str, warnings: list[str]
+) -> tuple[float, Optional[datetime.datetime], str]:
     """(hours after injection, acquisition date-time, where the time came from)."""
     key = f"timepoints[{index}]"
     if "hours" in entry:
@@ -252,17 +413,35 @@ def _time_of(index: int, entry, image: LoadedImage, injection) -> tuple[float, O
             f"STUDY.json: {key}: a NRRD/NIfTI image carries no acquisition time.",
             f"Give {key}.time (ISO date-time) or {key}.hours (hours after injection).",
         )
+    start = injection
     if (stamp.tzinfo is None) != (injection.tzinfo is None):
-        raise RagalivInputError(
-            f"STUDY.json: {key}: the acquisition time {stamp.isoformat()} and the injection time "
-            f"{injection.isoformat()} mix a UTC offset with a local time.",
-            "Give both with an offset, or both without (DICOM times are local).",
+        offset_from_dicom = (stamp.tzinfo is not None and source.startswith("DICOM")) or (
+            injection.tzinfo is not None and injection_source.startswith("DICOM")
         )
-    return (stamp - injection).total_seconds() / 3600.0, stamp, source
+        if not offset_from_dicom:
+            raise RagalivInputError(
+                f"STUDY.json: {key}: the acquisition time {stamp.isoformat()} and the injection time "
+                f"{injection.isoformat()} mix a UTC offset with a local time.",
+                "Give both with an offset, or both without (DICOM times are local).",
+            )
+        # The PET rule (ragaliv.pet.suv): only one side has an offset, from the DICOM header; both are local clocks.
+        warnings.append(
+            f"{key}: only one of the acquisition time {stamp.isoformat()} ({source}) and the injection time "
+            f"{injection.isoformat()} ({injection_source}) carries a UTC offset; both were taken as local clock "
+            f"times. If they were recorded in different time zones, give {key}.time and 'injection_time' with offsets."
+        )
+        stamp_local, start = stamp.replace(tzinfo=None), injection.replace(tzinfo=None)
+        return (stamp_local - start).total_seconds() / 3600.0, stamp, source
+    return (stamp - start).total_seconds() / 3600.0, stamp, source
 
 
-def _activity(index: int, entry, image: LoadedImage, time_h: float) -> tuple[Volume, str, dict[str, Any], str]:
-    """Activity in Bq/mL as measured: unit check, counts calibration, undoing a decay correction."""
+def _activity(
+    index: int, entry, image: LoadedImage, time_h: float, warnings: list[str]
+) -> tuple[Volume, str, dict[str, Any], tuple[str, str]]:
+    """Activity in Bq/mL as measured: unit check, counts calibration, undoing a decay correction.
+
+    Returns (activity, input units, calibration, (decay correction "none" | "injection", its source)).
+    """
     key = f"timepoints[{index}]"
     units = entry.get("units")
     if units is not None:
@@ -308,16 +487,62 @@ def _activity(index: int, entry, image: LoadedImage, time_h: float) -> tuple[Vol
     else:
         array = volume.array
 
-    decay = entry.get("decay_correction", image.decay_correction or "none")
-    decay_key = str(decay).strip().lower()
-    if decay_key not in _DECAY_CORRECTION:
-        raise RagalivInputError(f"{key}: decay correction {decay!r} is not supported.",
-                                f"Set {key}.decay_correction to 'none' (as measured) or 'injection'.")
-    decay = _DECAY_CORRECTION[decay_key]
+    decay, decay_source = _decay_correction(index, entry, image, warnings)
     if decay == "injection":
         array = array * 2.0 ** (-time_h / LU177_HALF_LIFE_H)  # back to the activity present at the scan
     activity = Volume(array.astype("float64", copy=False), volume.geometry, ACTIVITY_UNIT, dict(volume.metadata))
-    return activity, units, calibration, decay
+    return activity, units, calibration, (decay, decay_source)
+
+
+def _decay_correction(index: int, entry, image: LoadedImage, warnings: list[str]) -> tuple[str, str]:
+    """("none" | "injection", source) from STUDY.json, else DecayCorrection (0054,1102), else CorrectedImage.
+
+    "none": the values are the activity at the acquisition (start), as measured (DICOM NONE or START);
+    "injection": decay corrected to the injection time (DICOM ADMIN). DECY in CorrectedImage (0028,0051)
+    without a stated reference time is refused: the two readings differ by 2^(t/T1/2), 2x at one week.
+    """
+    key = f"timepoints[{index}]"
+    hint = (
+        f"Set {key}.decay_correction in STUDY.json: 'start' (or 'none') if the values are the activity at the "
+        "acquisition start (decay corrected within the acquisition only), 'injection' if they are decay corrected "
+        "to the injection time. Ask the site physicist: a guess changes every TIA."
+    )
+    header = image.decay_correction
+    header_mode = None if header is None else _DECAY_CORRECTION.get(header.strip().lower())
+    if "decay_correction" in entry:
+        given = entry["decay_correction"]
+        given_key = str(given).strip().lower()
+        if given_key not in _DECAY_CORRECTION:
+            raise RagalivInputError(f"STUDY.json: {key}.decay_correction {given!r} is not supported.",
+                                    "Use 'none', 'start' (activity at the acquisition) or 'injection'/'admin'.")
+        mode = _DECAY_CORRECTION[given_key]
+        if header_mode is not None and header_mode != mode:
+            warnings.append(
+                f"STUDY.json {key}.decay_correction {given!r} overrides the DICOM {DECAY_CORRECTION_TAG} {header!r}."
+            )
+        return mode, f"STUDY.json {key}.decay_correction {given!r}"
+    if header is not None:
+        if header_mode is None:
+            raise RagalivInputError(
+                f"{key}: DICOM {DECAY_CORRECTION_TAG} {header!r} is not supported ({image.path}).", hint
+            )
+        if header.strip().upper() == "NONE" and image.decay_corrected_by_header:
+            raise RagalivInputError(
+                f"{key}: the DICOM header contradicts itself: {DECAY_CORRECTION_TAG} is NONE but "
+                f"{CORRECTED_IMAGE_TAG} contains DECY ({image.path}).",
+                hint,
+            )
+        return header_mode, f"DICOM {DECAY_CORRECTION_TAG} {header.strip().upper()}"
+    if image.decay_corrected_by_header:
+        raise RagalivInputError(
+            f"{key}: the DICOM {CORRECTED_IMAGE_TAG} contains DECY (decay corrected) but the header does not say "
+            f"to which time (no {DECAY_CORRECTION_TAG}) ({image.path}); decay-corrected values must not be fitted "
+            "as measured activity.",
+            hint,
+        )
+    if image.is_dicom:
+        return "none", f"DICOM: no {DECAY_CORRECTION_TAG} and no DECY in {CORRECTED_IMAGE_TAG}: as measured"
+    return "none", f"default for an image file: as measured (set {key}.decay_correction otherwise)"
 
 
 def _boolean(document, key: str, default: bool) -> bool:

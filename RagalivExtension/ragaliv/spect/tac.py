@@ -15,13 +15,12 @@ from typing import Optional
 
 import numpy as np
 
+from ..constants import BQ_PER_MBQ
 from ..geometry import SegmentMask, Volume
 from ..ratio import role_of
 from ..sampling import segment_weights
 from .registration import RigidRegistration, transform_segment
 from .study import SpectStudy
-
-_BQ_PER_MBQ = 1.0e6
 
 
 @dataclass
@@ -47,7 +46,7 @@ def measure_voi(segment: SegmentMask, activity: Volume, recovery_coefficient: fl
         note = f"{bad} SPECT voxel(s) of the VOI are NaN or infinite"
         return VoiMeasurement(None, None, weights.fraction_outside, weights.covered_volume_ml, note)
     mean = float(np.dot(values.astype(np.float64), weights.weight) / total)
-    activity_mbq = mean * segment.volume_ml / _BQ_PER_MBQ / float(recovery_coefficient)
+    activity_mbq = mean * segment.volume_ml / BQ_PER_MBQ / float(recovery_coefficient)
     return VoiMeasurement(mean, activity_mbq, weights.fraction_outside, weights.covered_volume_ml)
 
 

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..constants import BQ_PER_MBQ
 from ..dosimetry import DoseVolumeHistogram, dose_map_gy, dose_volume_histogram, load_lanconelli_kernel
 from ..errors import RagalivInputError
 from ..geometry import Volume
@@ -32,7 +33,6 @@ from .registration import RigidRegistration, resample_to_grid
 from .study import SpectStudy
 
 KERNEL_FOLDER = "voxel_s_values_lu177"
-_BQ_PER_MBQ = 1.0e6
 
 
 def default_kernel_directory() -> str:
@@ -151,7 +151,7 @@ def voxel_dosimetry(
     mask = np.any(stack > 0.0, axis=0)
     tia = voxel_tia_map(stack, study.time_h, study.half_life_h, mask)
     del stack
-    tia_mbq_h = (tia.tia_bq_h_per_ml.astype(np.float64) * (reference.voxel_volume_ml / _BQ_PER_MBQ)).astype(
+    tia_mbq_h = (tia.tia_bq_h_per_ml.astype(np.float64) * (reference.voxel_volume_ml / BQ_PER_MBQ)).astype(
         np.float32
     )
     dose = dose_map_gy(tia_mbq_h, kernel, voxel_size_mm=reference.spacing_mm)
