@@ -87,7 +87,10 @@ def _write_spect(patient: SyntheticPatient, directory: str, info: dict[str, obje
     timepoints = []
     for index, point in enumerate(patient.spect):
         folder = f"tp{index + 1}_{round(point.time_h):03d}h"
-        frame_of_reference = deterministic_uid(seed, "for-spect", index)
+        # Aligned time points share one frame of reference (as after registration and resampling); when the
+        # patient moves between sessions (spect_shift_mm), each session has its own, as on a real scanner.
+        moved = patient.spect_shift_mm is not None and index > 0
+        frame_of_reference = deterministic_uid(seed, "for-spect", index if moved else 0)
         study = {"uid": deterministic_uid(seed, "study-spect", index), "id": f"NM{index + 1}",
                  "time": point.acquisition_time, "description": "177Lu-DOTATATE SPECT/CT dosimetry",
                  "accession": f"A{seed:03d}2{index + 1}"}

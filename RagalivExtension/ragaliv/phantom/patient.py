@@ -78,6 +78,7 @@ class SyntheticPatient:
     blur_fwhm_mm: float
     noise: bool
     truth: dict[str, Any] = field(default_factory=dict)
+    spect_shift_mm: Optional[Sequence[float]] = None
 
 
 def _kinetic_rates(kinetics: Kinetics):
@@ -281,6 +282,7 @@ def build_patient(
         spect_segments=spect_segments,
         blur_fwhm_mm=blur_fwhm_mm,
         noise=noise,
+        spect_shift_mm=spect_shift_mm,
     )
     patient.truth = build_truth(patient)
     return patient
