@@ -39,6 +39,7 @@ _makeRagalivCoreImportable()
 
 from ragaliv.errors import RagalivError  # noqa: E402
 from ragaliv.pet.suv import SuvOverrides  # noqa: E402
+from ragaliv_gui import ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
 from RagalivLesionRatioLib import LesionRatioLogic, LiveRatioUpdater, load_pet_node  # noqa: E402
 
 LIVE_UPDATE_DELAY_MS = 100  # debounce: one recompute after a burst of paint events
@@ -437,17 +438,9 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     # --- results ---------------------------------------------------------------------------------------------
     def onShowInLayout(self) -> None:
-        layoutManager = slicer.app.layoutManager()
         node = self._parameterNode
-        if layoutManager is None or node is None or node.ratioTable is None:
-            return  # no main window (--no-main-window) or nothing computed yet
-        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotTableView)
-        selection = slicer.app.applicationLogic().GetSelectionNode()
-        selection.SetActiveTableID(node.ratioTable.GetID())
-        slicer.app.applicationLogic().PropagateTableSelection()
-        if node.ratioChart is not None:
-            selection.SetActivePlotChartID(node.ratioChart.GetID())
-            slicer.app.applicationLogic().PropagatePlotChartSelection()
+        if node is not None:
+            showTableAndChart(node.ratioTable, node.ratioChart)
 
     def onExport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export ratio results to"))
@@ -458,7 +451,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             paths = self.logic.lib.export(directory)
         if not paths:
             return
-        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+        showWrittenFiles(paths)
 
     def _mriFiles(self):
         """DICOM files of the MRI (from Slicer's DICOM database), which the SEG is defined on."""
@@ -472,14 +465,14 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def onExportDicom(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write DICOM SEG and SR to"))
-        if not directory or not _ensurePythonPackage("highdicom", _("DICOM export")):
+        if not directory or not ensurePythonPackage("highdicom", _("DICOM export")):
             return
         paths = None
         with slicer.util.tryWithErrorDisplay(_("DICOM export failed."), waitCursor=True):
             paths = self.logic.lib.export_dicom(directory, self._mriFiles(), self.ui.deidentifyCheckBox.checked)
         if not paths:
             return
-        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+        showWrittenFiles(paths)
 
     def onReport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the case report to"))
@@ -490,26 +483,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             paths = self.logic.lib.write_report(directory, self.ui.deidentifyCheckBox.checked)
         if not paths:
             return
-        slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+        showWrittenFiles(paths)
         qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(paths["report"]))
-
-
-def _ensurePythonPackage(name: str, purpose: str) -> bool:
-    """True if ``name`` imports, else offer to pip-install it (not under a wait cursor)."""
-    import importlib
-
-    try:
-        importlib.import_module(name)
-        return True
-    except ImportError:
-        pass
-    question = _("{purpose} needs the Python package {name}. Install it now?").format(purpose=purpose, name=name)
-    if not slicer.util.confirmOkCancelDisplay(question):
-        return False
-    with slicer.util.tryWithErrorDisplay(_("Could not install {name}.").format(name=name), waitCursor=True):
-        slicer.util.pip_install(name)
-    importlib.invalidate_caches()
-    return True
 
 
 #

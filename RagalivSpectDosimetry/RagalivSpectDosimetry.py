@@ -31,6 +31,7 @@ def _makeRagalivCoreImportable():
 
 _makeRagalivCoreImportable()
 
+from ragaliv_gui import ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
 from RagalivSpectDosimetryLib import SpectDosimetryLogic  # noqa: E402
 
 MODELS = ["auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp"]
@@ -259,17 +260,9 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             self.onShowInLayout()
 
     def onShowInLayout(self) -> None:
-        layoutManager = slicer.app.layoutManager()
         node = self._parameterNode
-        if layoutManager is None or node is None or node.resultsTable is None:
-            return  # no main window (--no-main-window) or nothing computed yet
-        layoutManager.setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpPlotTableView)
-        selection = slicer.app.applicationLogic().GetSelectionNode()
-        selection.SetActiveTableID(node.resultsTable.GetID())
-        slicer.app.applicationLogic().PropagateTableSelection()
-        if node.tacChart is not None:
-            selection.SetActivePlotChartID(node.tacChart.GetID())
-            slicer.app.applicationLogic().PropagatePlotChartSelection()
+        if node is not None:
+            showTableAndChart(node.resultsTable, node.tacChart)
 
     def onShowDoseMap(self) -> None:
         node = self._parameterNode
@@ -283,41 +276,23 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
     def onExport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export dosimetry to"))
         # The exported files include tac.png (ragaliv.plots: matplotlib, which Slicer does not ship).
-        if not directory or not _ensurePythonPackage("matplotlib", _("The dosimetry export")):
+        if not directory or not ensurePythonPackage("matplotlib", _("The dosimetry export")):
             return
         paths = None
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
         if paths:
-            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
+            showWrittenFiles(paths)
 
     def onReport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the report to"))
-        if not directory or not _ensurePythonPackage("matplotlib", _("The dosimetry report")):
+        if not directory or not ensurePythonPackage("matplotlib", _("The dosimetry report")):
             return
         paths = None
         with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
             paths = self.logic.lib.write_report(directory)
         if paths:
-            slicer.util.infoDisplay(_("Written:\n{files}").format(files="\n".join(paths.values())))
-
-
-def _ensurePythonPackage(name: str, purpose: str) -> bool:
-    """True if ``name`` imports, else offer to pip-install it (not under a wait cursor)."""
-    import importlib
-
-    try:
-        importlib.import_module(name)
-        return True
-    except ImportError:
-        pass
-    question = _("{purpose} needs the Python package {name}. Install it now?").format(purpose=purpose, name=name)
-    if not slicer.util.confirmOkCancelDisplay(question):
-        return False
-    with slicer.util.tryWithErrorDisplay(_("Could not install {name}.").format(name=name), waitCursor=True):
-        slicer.util.pip_install(name)
-    importlib.invalidate_caches()
-    return True
+            showWrittenFiles(paths)
 
 
 #

@@ -33,7 +33,7 @@ def plot_lesion_ratios(analysis, path: str) -> None:
     axes.set_title("Lesion enhancement ratios")
     axes.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_time_activity(curves: Sequence[dict], path: str, title: str = "Time-activity curves") -> None:
@@ -51,10 +51,11 @@ def plot_time_activity(curves: Sequence[dict], path: str, title: str = "Time-act
     axes.set_title(title)
     axes.legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
-def _save(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
+    """Write ``figure`` as PNG atomically (an interrupted run leaves no half-written image) and close it."""
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")
     plt.close(figure)

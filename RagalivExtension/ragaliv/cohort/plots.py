@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from ..atomic import atomic_path
+from ..plots import save_figure
 
 _CATEGORIES = (("kidney", "Kidneys"), ("bone_marrow", "Bone marrow"), ("liver", "Liver (healthy)"),
                ("spleen", "Spleen"), ("lesion", "Lesions"))
@@ -56,7 +56,7 @@ def plot_cohort_ratios(rows: Sequence[dict[str, Any]], path: str) -> None:
     histogram.set_title("Distribution of lesion ratios")
     bars.set_title(f"Per patient ({len(done)} with a ratio)")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_cohort_doses(rows: Sequence[dict[str, Any]], regions: dict[str, list], ranges: dict[str, tuple],
@@ -85,10 +85,5 @@ def plot_cohort_doses(rows: Sequence[dict[str, Any]], regions: dict[str, list], 
     axes.set_title("177Lu absorbed doses per GBq" + ("" if any_point else " (no dosimetry results)"))
     axes.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
-
-def _save(figure, path: str) -> None:
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
-    plt.close(figure)
