@@ -1,6 +1,7 @@
 """RagalivSpectDosimetryLib on real MRML: time points + VOIs -> results table, TAC chart, dose map."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -90,12 +91,16 @@ def test_time_points_and_results_survive_save_and_reload(mrml_scene, synthetic_p
     assert again.region("Spleen").dose.primary.dose_gy == pytest.approx(saved["Spleen"]["dose_gy"], rel=1e-6)
 
 
-def test_voxel_dose_map_node(mrml_scene, synthetic_patient, shared_data):
-    kernels = shared_data("voxel_s_values_lu177")
+def test_voxel_dose_map_node(mrml_scene, synthetic_patient):
+    """Voxel dosimetry with no kernel folder set: the tables shipped with the package are used."""
+    from ragaliv.dosimetry import shipped_kernel_directory
+
     logic, parameters = study_scene(mrml_scene, synthetic_patient)
     parameters.set("voxelDosimetry", True)
-    parameters.set("kernelDirectory", str(kernels))
+    assert not parameters.get("kernelDirectory")
     result = logic.run(parameters)
+    assert result.voxel.performed, result.voxel.reason
+    assert result.voxel.kernel_directory == os.path.abspath(shipped_kernel_directory())
     dose_node = parameters.get_node("doseMap")
     assert dose_node is not None and dose_node.GetAttribute("Ragaliv.Unit") == "Gy"
     dose = nodes.volume_from_node(dose_node)

@@ -232,3 +232,23 @@ def test_convolution_input_errors(folder):
         dose_map_gy(np.ones((5, 5)), kernel)
     with pytest.raises(RagalivInputError, match="differs from the kernel voxel size"):
         dose_map_gy(np.ones((5, 5, 5)), kernel, voxel_size_mm=(4.0, 4.0, 4.0))
+
+
+def test_shipped_tables_are_the_published_files(shared_data):
+    """The tables shipped inside the package are byte-identical to the shared reference copy, all 26 of them,
+    with the upstream MIT licence beside them; the default kernel folder is the shipped one."""
+    import pathlib
+
+    from ragaliv.dosimetry import shipped_kernel_directory
+    from ragaliv.spect import default_kernel_directory
+
+    reference = shared_data(FOLDER)
+    shipped = pathlib.Path(shipped_kernel_directory())
+    reference_tables = sorted(path.name for path in reference.glob("177Lu*.txt"))
+    assert len(reference_tables) == 26
+    assert sorted(path.name for path in shipped.glob("177Lu*.txt")) == reference_tables
+    for name in reference_tables:
+        assert (shipped / name).read_bytes() == (reference / name).read_bytes(), name
+    assert (shipped / "LICENSE").read_bytes() == (reference / "LICENSE.upstream").read_bytes()
+    assert "Lanconelli" in (shipped / "README.md").read_text(encoding="utf-8")
+    assert pathlib.Path(default_kernel_directory()) == shipped

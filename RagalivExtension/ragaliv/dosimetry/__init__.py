@@ -11,7 +11,13 @@ from .organ_s import organ_dose_gy, organ_dose_result, organ_self_s_mgy_per_mbq_
 from .results import DoseResult, combine_relative_uncertainties, make_dose_result
 from .sphere_model import sphere_dose_gy, sphere_dose_result, sphere_s_value_mgy_per_mbq_h
 from .voxel_dose import dose_map_gy, dose_rate_map_gy_per_h, voxel_dose_result
-from .voxel_kernel import DoseKernel, load_lanconelli_kernel, read_lanconelli_table, resample_kernel
+from .voxel_kernel import (
+    DoseKernel,
+    load_lanconelli_kernel,
+    read_lanconelli_table,
+    resample_kernel,
+    shipped_kernel_directory,
+)
 
 __all__ = [
     "AuerPhantom",
@@ -36,6 +42,7 @@ __all__ = [
     "read_interfile",
     "read_lanconelli_table",
     "resample_kernel",
+    "shipped_kernel_directory",
     "sphere_dose_gy",
     "sphere_dose_result",
     "sphere_s_value_mgy_per_mbq_h",

@@ -1,6 +1,8 @@
 """Lanconelli 2012 177Lu voxel S-value kernels: reading, symmetric expansion, resampling to a SPECT grid.
 
-Data (read at run time, never bundled): files ``177Lu<size>mm<soft|bone>.txt`` of Lanconelli N et al.,
+Data (shipped with the package in ``kernels/lu177_lanconelli/``, with its MIT licence and citation, read through
+:func:`shipped_kernel_directory`; a ``kernel_directory`` given by the user overrides it): files
+``177Lu<size>mm<soft|bone>.txt`` of Lanconelli N et al.,
 "A free database of radionuclide voxel S values for the dosimetry of nonuniform activity distributions",
 Phys Med Biol 2012;57:517, as distributed by MGHPhysicsResearch/MIRDCalculation ``MIRD/VoxelSValues/`` (MIT).
 Format (dosimetry notes §1.2): Latin-1 text, CRLF; two header lines, then 216 rows ``i j k S`` for the octant
@@ -25,6 +27,7 @@ one nearest to the geometric mean of the requested voxel size; a change of more 
 axis is refused, more than 10 % is warned.
 """
 
+import importlib.resources
 import math
 import os
 import re
@@ -47,6 +50,7 @@ _FILE_PATTERN = re.compile(r"^177Lu(?P<size>\d+(?:\.\d+)?)mm(?P<tissue>soft|bone
 _HEADER_PATTERN = re.compile(r"Lu177\s*-\s*(?P<size>\d+(?:\.\d+)?)\s*mm\s*-\s*(?P<tissue>soft|bone)", re.I)
 _SAME_SIZE_TOLERANCE_MM = 1e-3
 _MAX_RESAMPLING_RATIO = 2.0
+SHIPPED_KERNEL_FOLDER = "lu177_lanconelli"
 _WARN_RESAMPLING_RATIO = 1.10
 
 
@@ -90,11 +94,19 @@ class DoseKernel:
         return energy_j / (energy_mev_per_decay * JOULE_PER_MEV)
 
 
+def shipped_kernel_directory() -> str:
+    """Folder of the Lanconelli 177Lu tables shipped inside the package (checkout, wheel, Slicer extension).
+
+    Read through :mod:`importlib.resources` so it follows the package wherever it is installed.
+    """
+    return str(importlib.resources.files(__package__) / "kernels" / SHIPPED_KERNEL_FOLDER)
+
+
 def _malformed(path: str, what: str) -> RagalivInputError:
     return RagalivInputError(
         f"Lanconelli voxel S-value file {os.path.basename(path)} is malformed: {what}.",
         f"Replace {path} with the original file (2 header lines + 216 rows 'i j k S', "
-        "shared data voxel_s_values_lu177).",
+        "shipped in ragaliv/dosimetry/kernels/lu177_lanconelli).",
     )
 
 
@@ -104,7 +116,8 @@ def read_lanconelli_table(path: Union[str, os.PathLike]) -> LanconelliTable:
     if not os.path.isfile(path):
         raise RagalivInputError(
             f"Lanconelli voxel S-value file {path} not found.",
-            "Point to the folder holding 177Lu<size>mm<soft|bone>.txt (shared data voxel_s_values_lu177).",
+            "Point to the folder holding 177Lu<size>mm<soft|bone>.txt "
+            "(the tables shipped in ragaliv/dosimetry/kernels/lu177_lanconelli).",
         )
     match = _FILE_PATTERN.match(os.path.basename(path))
     if match is None:
@@ -151,7 +164,8 @@ def lanconelli_files(directory: Union[str, os.PathLike], tissue: str = "soft") -
     if not os.path.isdir(directory):
         raise RagalivInputError(
             f"Lanconelli voxel S-value folder {directory} not found.",
-            "Give the folder holding 177Lu<size>mm<soft|bone>.txt (shared data voxel_s_values_lu177).",
+            "Give the folder holding 177Lu<size>mm<soft|bone>.txt "
+            "(the tables shipped in ragaliv/dosimetry/kernels/lu177_lanconelli).",
         )
     files = {}
     for name in os.listdir(directory):

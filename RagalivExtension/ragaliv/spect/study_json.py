@@ -17,7 +17,8 @@ Keys (paths relative to the JSON file)::
     model                   "auto" | model name | {region: model, "default": model}
     recovery_coefficients   {region: RC}
     mass_rel_uncertainty    replaces the default density uncertainty of the masses
-    kernel_directory        Lanconelli voxel S-value folder (default: shared data); voxel_dosimetry: false skips it
+    kernel_directory        Lanconelli voxel S-value folder (default: the tables shipped with ragaliv)
+    voxel_dosimetry         false skips the voxel dosimetry
     registration            {"metric": "mattes" | "meansquares", "iterations": N}
 
 A DICOM image's acquisition time, units and decay correction come from its header unless the JSON gives

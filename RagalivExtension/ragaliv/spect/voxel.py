@@ -9,14 +9,13 @@
 * TIA per voxel: :func:`ragaliv.kinetics.voxel_tia_map` (mono-exponential per voxel, trapezoid fallback),
   on voxels with activity > 0 at some time point.
 * Dose: :func:`ragaliv.dosimetry.dose_map_gy` with the Lanconelli soft-tissue kernel for the SPECT voxel size
-  (:func:`ragaliv.dosimetry.load_lanconelli_kernel`), from ``kernel_directory`` or the default
-  ``$RAGALIV_SHARED_DATA/voxel_s_values_lu177`` (else ``<repo>/../shared/data/voxel_s_values_lu177``).
-  Without a kernel the voxel dosimetry is skipped and the result says why.
+  (:func:`ragaliv.dosimetry.load_lanconelli_kernel`), from ``kernel_directory`` or the tables shipped with
+  the package (:func:`ragaliv.dosimetry.shipped_kernel_directory`). Without a kernel for the voxel size the
+  voxel dosimetry is skipped and the result says why.
 * DVH and mean dose per VOI with its partial-voxel weights on the reference SPECT grid.
 """
 
 import os
-import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -24,7 +23,13 @@ from typing import Any, Optional
 import numpy as np
 
 from ..constants import BQ_PER_MBQ
-from ..dosimetry import DoseVolumeHistogram, dose_map_gy, dose_volume_histogram, load_lanconelli_kernel
+from ..dosimetry import (
+    DoseVolumeHistogram,
+    dose_map_gy,
+    dose_volume_histogram,
+    load_lanconelli_kernel,
+    shipped_kernel_directory,
+)
 from ..errors import RagalivInputError
 from ..geometry import Volume
 from ..kinetics import voxel_tia_map
@@ -32,16 +37,10 @@ from ..sampling import segment_weights
 from .registration import RigidRegistration, resample_to_grid
 from .study import SpectStudy
 
-KERNEL_FOLDER = "voxel_s_values_lu177"
-
 
 def default_kernel_directory() -> str:
-    """``$RAGALIV_SHARED_DATA/voxel_s_values_lu177``, else ``<repo>/../shared/data/voxel_s_values_lu177``."""
-    configured = os.environ.get("RAGALIV_SHARED_DATA")
-    if configured:
-        return os.path.join(configured, KERNEL_FOLDER)
-    repository = pathlib.Path(__file__).resolve().parents[3]
-    return str(repository.parent / "shared" / "data" / KERNEL_FOLDER)
+    """The Lanconelli tables shipped with the package (``kernel_directory`` in a study overrides them)."""
+    return shipped_kernel_directory()
 
 
 @dataclass
@@ -119,8 +118,8 @@ def voxel_dosimetry(
     directory = study.kernel_directory or default_kernel_directory()
     if not os.path.isdir(directory):
         return skipped(
-            f"no Lanconelli kernel folder at {directory} (set kernel_directory in STUDY.json or "
-            "RAGALIV_SHARED_DATA)"
+            f"no Lanconelli kernel folder at {directory} (set kernel_directory in STUDY.json to the folder "
+            "of 177Lu<size>mm<soft|bone>.txt tables, or leave it out to use the shipped tables)"
         )
     reference = study.reference.activity.geometry
     try:
