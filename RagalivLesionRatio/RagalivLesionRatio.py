@@ -528,8 +528,8 @@ class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
         import tempfile
 
         from ragaliv.io.dicom_series import load_volume, select_series
-        from ragaliv.lesion_placement import sphere_segment
         from ragaliv.phantom import generate
+        from ragaliv.ratio.placement import sphere_segment
         from ragaliv_mrml import nodes
 
         self.delayDisplay("Writing the synthetic patient")

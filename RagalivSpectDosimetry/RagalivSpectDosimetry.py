@@ -275,7 +275,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onExport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export dosimetry to"))
-        # The exported files include tac.png (ragaliv.plots: matplotlib, which Slicer does not ship).
+        # The exported files include tac.png (ragaliv.report.plots: matplotlib, which Slicer does not ship).
         if not directory or not ensurePythonPackage("matplotlib", _("The dosimetry export")):
             return
         paths = None

@@ -1,4 +1,4 @@
-"""Brute-force uptake statistics, written independently of ragaliv.sampling / ragaliv.uptake, to check them
+"""Brute-force uptake statistics, written independently of ragaliv.sampling / ragaliv.ratio.uptake, to check them
 on images where no analytic truth exists (blurred PET). Slow and simple on purpose."""
 
 import math

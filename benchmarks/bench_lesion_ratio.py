@@ -27,11 +27,11 @@ import numpy as np
 import SimpleITK as sitk
 from ragaliv.geometry import Geometry, Volume
 from ragaliv.io.segmentation import write_seg_nrrd
-from ragaliv.lesion_placement import sphere_segment
-from ragaliv.lesion_ratio import analyse
 from ragaliv.phantom.anatomy import build_anatomy, label_map, tissue_names
 from ragaliv.phantom.patient import build_segments
 from ragaliv.phantom.tissues import PET_SUV_IV, ia_iv_ratio
+from ragaliv.ratio.analysis import analyse
+from ragaliv.ratio.placement import sphere_segment
 from ragaliv.sampling import segment_weights
 
 PET_SHAPE = (300, 192, 192)

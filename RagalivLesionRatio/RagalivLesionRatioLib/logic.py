@@ -16,17 +16,17 @@ from typing import Optional
 import numpy as np
 from ragaliv.errors import RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
-from ragaliv.lesion_placement import (
+from ragaliv.ratio.analysis import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
+from ragaliv.ratio.decision import METRIC_TITLES, RatioSettings, summarise
+from ragaliv.ratio.outputs import write_ratio_outputs
+from ragaliv.ratio.placement import (
     VOI_PRESET_DIAMETERS_MM,
     auto_contour_segment,
     next_lesion_name,
     sphere_segment,
 )
-from ragaliv.lesion_ratio import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
-from ragaliv.ratio import METRIC_TITLES, RatioSettings, summarise
-from ragaliv.ratio_outputs import write_ratio_outputs
+from ragaliv.ratio.uptake import UptakeStats, uptake_statistics
 from ragaliv.sampling import segment_weights
-from ragaliv.uptake import UptakeStats, uptake_statistics
 from ragaliv_mrml import nodes, plots, tables
 
 from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node

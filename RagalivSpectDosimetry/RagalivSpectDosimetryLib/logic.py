@@ -321,7 +321,7 @@ class SpectDosimetryLogic:
 
     def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
         """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance)."""
-        from ragaliv.dosimetry_study import write_study_outputs
+        from ragaliv.spect.outputs import write_study_outputs
 
         if self.result is None:
             self.run(parameters)

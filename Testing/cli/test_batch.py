@@ -280,12 +280,12 @@ def test_identified_run_in_process(cohort_dir, tmp_path):
 
 
 def test_a_bug_is_reported_as_internal_error_with_its_traceback(cohort_dir, tmp_path, monkeypatch):
-    import ragaliv.lesion_ratio
+    import ragaliv.ratio.analysis
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("synthetic bug")
 
-    monkeypatch.setattr(ragaliv.lesion_ratio, "analyse", broken)
+    monkeypatch.setattr(ragaliv.ratio.analysis, "analyse", broken)
     cohort = tmp_path / "one.csv"
     cohort.write_text(f"patient_id,ia,iv,segmentation\n{patient_id(2)},{cohort_dir}/p2/pet_ia,{cohort_dir}/p2/pet_iv,"
                       f"{cohort_dir}/p2/segmentation.seg.nrrd\n", encoding="utf-8")

@@ -178,9 +178,9 @@ def test_module_logic_path_takes_core_objects_without_dicom_files(synthetic_pati
     from the scene's DICOM attributes."""
     from ragaliv.geometry import Volume
     from ragaliv.io.dicom_series import load_volume, select_series
-    from ragaliv.lesion_ratio import analyse
     from ragaliv.pet.suv import load_pet
-    from ragaliv.workflow import load_segments
+    from ragaliv.ratio.analysis import analyse
+    from ragaliv.ratio.segments import load_segments
 
     patient = synthetic_patient_dir
     segments = load_segments(str(patient / "segmentation.seg.nrrd"))

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from ragaliv.demo import run_demo
+from ragaliv.cli.demo import run_demo
 from ragaliv.report.dicom_export import read_dicom_seg, read_dicom_sr
 
 

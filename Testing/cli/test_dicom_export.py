@@ -18,8 +18,8 @@ from ragaliv.errors import RagalivInputError
 from ragaliv.geometry import Geometry, SegmentMask
 from ragaliv.io.dicom_series import list_series
 from ragaliv.io.segmentation import read_segments
-from ragaliv.lesion_ratio import analyse, row_values
 from ragaliv.pet.suv import load_pet
+from ragaliv.ratio.analysis import analyse, row_values
 from ragaliv.report import dicom_codes
 from ragaliv.report.dicom_export import (
     dose_measurements_from_rows,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ragaliv.constants import SUVPEAK_SPHERE_RADIUS_MM
 from ragaliv.geometry import Geometry, SegmentMask, Volume
+from ragaliv.ratio.uptake import peak_kernel, uptake_statistics
 from ragaliv.sampling import segment_weights
-from ragaliv.uptake import peak_kernel, uptake_statistics
 
 
 def sphere_segment(name, centre_lps, radius_mm, spacing_mm=(1.0, 1.0, 1.0), size=None):

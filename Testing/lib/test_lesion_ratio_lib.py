@@ -7,8 +7,8 @@ import pytest
 from conftest import patient_scene  # Testing/lib/conftest.py
 from ragaliv.errors import RagalivInputError
 from ragaliv.geometry import SegmentMask
-from ragaliv.lesion_placement import sphere_segment
-from ragaliv.uptake import uptake_statistics
+from ragaliv.ratio.placement import sphere_segment
+from ragaliv.ratio.uptake import uptake_statistics
 from ragaliv_mrml import nodes, tables
 from ragaliv_mrml.scene_io import load_scene, save_scene
 

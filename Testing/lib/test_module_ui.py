@@ -7,7 +7,7 @@ import pathlib
 import re
 import xml.etree.ElementTree as ElementTree
 
-from ragaliv.pet import suv
+from ragaliv.pet import suv_parameters as suv
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LESION_UI = REPO / "RagalivLesionRatio" / "Resources" / "UI" / "RagalivLesionRatio.ui"
@@ -32,10 +32,10 @@ def _suv_panel():
 
 def test_every_field_named_by_the_suv_hints_is_in_the_suv_parameters_panel():
     panel = _suv_panel()
-    assert '"SUV parameters"' in suv._PANEL
+    assert '"SUV parameters"' in suv.SLICER_PANEL
     labels = [_property(widget, "text").find("string").text.lower()
               for widget in panel.iter("widget") if widget.get("class") == "QLabel" and _property(widget, "text")]
-    for key, hint in suv._OVERRIDE_HINTS.items():
+    for key, hint in suv.OVERRIDE_HINTS.items():
         field = re.search(r"the (.+?) field of", hint).group(1).lower()
         assert any(field in label for label in labels), (key, field, labels)
 

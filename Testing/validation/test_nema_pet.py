@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ragaliv.cli import main
 from ragaliv.io.dicom_series import load_volume, select_series
-from ragaliv.lesion_placement import auto_contour_segment
+from ragaliv.ratio.placement import auto_contour_segment
 from scipy import ndimage
 
 SPHERE_DIAMETERS_MM = (37.0, 28.0, 22.0, 17.0, 13.0, 10.0)

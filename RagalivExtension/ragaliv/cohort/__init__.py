@@ -1,4 +1,4 @@
-"""Cohort batch (``ragaliv batch COHORT.csv -o OUTDIR``): the parts behind :func:`ragaliv.batch.run_batch`.
+"""Cohort batch (``ragaliv batch COHORT.csv -o OUTDIR``): the parts behind :func:`ragaliv.cli.batch.command`.
 
 Modules: :mod:`.table` (COHORT.csv → rows, validation), :mod:`.scrub` (de-identification of result files),
 :mod:`.worker` (one patient, in a worker process, staged and marked done), :mod:`.summary` (cohort table,

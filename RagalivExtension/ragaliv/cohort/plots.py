@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from ..plots import save_figure
+from ..report.plots import save_figure
 
 _CATEGORIES = (("kidney", "Kidneys"), ("bone_marrow", "Bone marrow"), ("liver", "Liver (healthy)"),
                ("spleen", "Spleen"), ("lesion", "Lesions"))

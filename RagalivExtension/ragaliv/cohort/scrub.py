@@ -1,7 +1,7 @@
 """De-identification of one patient's result files (batch outputs are de-identified by default).
 
-:class:`ResultScrubber` is handed to :func:`ragaliv.ratio_outputs.write_ratio_outputs` and
-:func:`ragaliv.dosimetry_study.write_study_outputs` (``deidentifier=``); every string of every CSV row and
+:class:`ResultScrubber` is handed to :func:`ragaliv.ratio.outputs.write_ratio_outputs` and
+:func:`ragaliv.spect.outputs.write_study_outputs` (``deidentifier=``); every string of every CSV row and
 JSON document passes through :meth:`ResultScrubber.text`:
 
 * input paths (they can hold names) become ``<input: ia>``-style labels; any other absolute path
@@ -219,8 +219,8 @@ class ResultScrubber:
                          outputs: Iterable[str], extra: Optional[dict[str, Any]] = None) -> str:
         """``provenance.json`` as :func:`ragaliv.report.provenance.write_provenance`, de-identified: inputs keep
         their hashes and file counts, UIDs are keyed replacements, paths are withheld."""
+        from ..io.results import write_json
         from ..report.provenance import describe_input, file_sha256, software_versions
-        from ..results_io import write_json
 
         described = {}
         for name, path in sorted(inputs.items()):

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from ..results_io import write_csv, write_json
+from ..io.results import write_csv, write_json
 
 # (column, unit or meaning) - the order of cohort_summary.csv.
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -71,7 +71,7 @@ def empty_row(patient: str, line: int, analyses: Sequence[str]) -> dict[str, Any
 
 
 def ratio_values(analysis) -> dict[str, Any]:
-    """Summary columns of a :class:`ragaliv.lesion_ratio.RatioAnalysis`."""
+    """Summary columns of a :class:`ragaliv.ratio.analysis.RatioAnalysis`."""
     summary = analysis.summary
     settings = summary.settings
     return {"lesion_count": summary.lesion_count, "lesion_ratio": summary.lesion_ratio, "metric": settings.metric,

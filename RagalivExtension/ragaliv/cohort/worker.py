@@ -102,7 +102,7 @@ def describe_failure(error: BaseException) -> tuple[str, str]:
 def write_failure(task: PatientTask, message: str, detail: str = "") -> None:
     """Replace the patient's folder by one holding only ``error.txt`` (atomically, like a result). Best effort:
     the failure is in the cohort summary even if this cannot be written."""
-    from ..atomic import write_text
+    from ..io.atomic import write_text
 
     text = (f"patient: {task.folder}\nCOHORT.csv line: {task.row.line}\nanalyses: {'+'.join(task.row.analyses)}\n"
             f"error: {message}\n")
@@ -192,10 +192,10 @@ def _load_pet(path: str, row: CohortRow, scan: str):
 
 def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) -> dict[str, Any]:
     """The ``ragaliv ratio`` sequence (cli.command_ratio) on one cohort row."""
-    from ..lesion_ratio import analyse_pets, provenance_inputs
-    from ..ratio import RatioSettings
-    from ..ratio_outputs import write_ratio_outputs
-    from ..workflow import load_segments
+    from ..ratio.analysis import analyse_pets, provenance_inputs
+    from ..ratio.decision import RatioSettings
+    from ..ratio.outputs import write_ratio_outputs
+    from ..ratio.segments import load_segments
     from .summary import ratio_values
 
     values = row.values
@@ -217,9 +217,9 @@ def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) ->
 
 # --- dosimetry ---------------------------------------------------------------------------------------------
 def _run_dosimetry(row: CohortRow, directory: str, scrubber, warnings: list[str]):
-    """The ``ragaliv dosimetry`` sequence (dosimetry_study.run_study_command) on one cohort row."""
-    from ..dosimetry_study import write_study_outputs
+    """The ``ragaliv dosimetry`` sequence (cli.dosimetry.run_dosimetry) on one cohort row."""
     from ..spect import analyse_study, load_study
+    from ..spect.outputs import write_study_outputs
     from .summary import dosimetry_values
 
     study = load_study(row.values["study"])
@@ -270,7 +270,7 @@ def _file_hashes(directory: str) -> dict[str, str]:
 
 
 def _write_done(task: PatientTask, staging: str, row: dict[str, Any], regions: list[dict[str, Any]]) -> None:
-    from ..results_io import write_json
+    from ..io.results import write_json
 
     document = {"patient": task.folder, "status": "done", "ragaliv": __version__, "fingerprint": task.fingerprint,
                 "outputs": _file_hashes(staging), "row": row, "regions": regions}

@@ -9,9 +9,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import RagalivInputError
 from ..geometry import Geometry, Volume
+from .atomic import atomic_path
 
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 

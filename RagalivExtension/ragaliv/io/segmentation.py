@@ -13,9 +13,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import RagalivInputError
 from ..geometry import Geometry, SegmentMask
+from .atomic import atomic_path
 from .images import read_image
 
 

@@ -21,8 +21,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..atomic import write_text
 from ..geometry import Volume
+from ..io.atomic import write_text
 from ..io.images import write_image
 from ..io.segmentation import paste_into, write_seg_nrrd
 from .dicom_writer import deterministic_uid, write_nm_tomo, write_slices

@@ -16,9 +16,9 @@ import numpy as np
 from scipy import ndimage
 
 from ..constants import GA68_HALF_LIFE_S, LU177_HALF_LIFE_H, SOFT_TISSUE_DENSITY_G_PER_ML
-from ..ct import hounsfield_to_density_g_per_ml
 from ..geometry import Geometry, SegmentMask, Volume
-from ..ratio import role_of
+from ..roles import role_of
+from ..spect.ct import hounsfield_to_density_g_per_ml
 from .anatomy import UPTAKE_MARGIN_MM, Anatomy, build_anatomy, label_map, tissue_names
 from .tissues import CT_HU, MRI_SIGNAL, PET_SUV_IV, SPECT_KINETICS, Kinetics, ia_iv_ratio
 

@@ -6,7 +6,7 @@ Three entry points, free of MRML so the Slicer modules call them with core objec
   also writes the lesion snapshots to ``snapshots/`` so the combined report can reuse them;
 * :func:`write_dosimetry_report` - after a SPECT/CT study (``ragaliv dosimetry --report``);
 * :func:`write_case_report` - from the result folders of the two commands (``ragaliv report``,
-  ``make demo``); :func:`run_report_command` is its CLI handler.
+  ``make demo``); :mod:`ragaliv.cli.report` is its CLI handler.
 
 Everything shown is drawn from the result documents (the ``summary.json`` content), so a report written
 right after the analysis and one rebuilt later from its folder are the same page. The report date is the
@@ -19,10 +19,10 @@ import os
 from collections.abc import Sequence
 from typing import Any, Callable, Optional, Union
 
-from ..atomic import write_bytes, write_text
 from ..errors import RagalivInputError
 from ..geometry import SegmentMask, Volume
-from ..results_io import to_json_text
+from ..io.atomic import write_bytes, write_text
+from ..io.results import to_json_text
 from .html_template import CaseReport, DosimetryPart, LesionSnapshot, RatioPart, render
 from .identity import PatientIdentity, Privacy, SeriesInfo, merge_identities, read_series
 from .phi import Deidentifier
@@ -297,7 +297,7 @@ def write_ratio_report(
     ``patient`` replaces the identity read from the DICOM headers. ``deidentify``: True, or a configured
     :class:`Deidentifier` (site secret). Returns ``{"report": ..., "report_pdf": ..., "snapshots": ...}``.
     """
-    from ..lesion_ratio import summary_dict
+    from ..ratio.analysis import summary_dict
 
     document = _document(summary_dict(analysis))
     ia_suv, iv_suv = _suv_volume(ia), _suv_volume(iv)
@@ -370,7 +370,7 @@ def _snapshots_from_inputs(document: dict[str, Any], provenance: Optional[dict[s
     if not (paths["ia"] and paths["iv"] and paths["segmentation"]):
         return None
     from ..pet.suv import SuvOverrides, load_pet
-    from ..workflow import load_segments
+    from ..ratio.segments import load_segments
 
     used = (provenance or {}).get("parameters") or {}
 
@@ -437,10 +437,3 @@ def write_case_report(
         identities.extend(found)
     text, _ = _compose(ratio, dosimetry, identities, deidentify, generated_at, notes, patient)
     return _write(text, output_html, pdf, log)
-
-
-def run_report_command(args) -> int:
-    """``ragaliv report --ratio DIR --dosimetry DIR -o report.html [--deidentify]``."""
-    paths = write_case_report(args.ratio, args.dosimetry, args.output, bool(getattr(args, "deidentify", False)))
-    print(f"Case report: {', '.join(paths.values())}")
-    return 0

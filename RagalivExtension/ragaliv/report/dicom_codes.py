@@ -35,7 +35,7 @@ BONE_MARROW = Code("14016003", "SCT", "Bone Marrow")  # CID 644/8134 (CID 7151 i
 LEFT = Code("7771000", "SCT", "Left")  # CID 244 Laterality
 RIGHT = Code("24028007", "SCT", "Right")  # CID 244 Laterality
 
-# role (ragaliv.ratio.role_of) -> (category, type)
+# role (ragaliv.roles.role_of) -> (category, type)
 PROPERTY_CODES_BY_ROLE: dict[str, tuple[Code, Code]] = {
     "lesion": (MORPHOLOGICALLY_ABNORMAL_STRUCTURE, LESION),
     "extrahepatic": (MORPHOLOGICALLY_ABNORMAL_STRUCTURE, LESION),

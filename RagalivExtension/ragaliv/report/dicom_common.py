@@ -20,8 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from .. import __version__
-from ..atomic import atomic_path
 from ..errors import RagalivInputError
+from ..io.atomic import atomic_path
 from ..io.dicom_series import DicomSeries, select_series
 from .phi import Deidentifier
 

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from ..geometry import SegmentMask
-from ..lesion_ratio import RatioAnalysis
+from ..ratio.analysis import RatioAnalysis
 from .dicom_common import SeriesInput, import_highdicom
 from .dicom_seg import SegExport, read_dicom_seg, write_dicom_seg
 from .dicom_sr import SrExport, dose_measurements_from_rows, read_dicom_sr, write_dicom_sr

@@ -21,7 +21,7 @@ from pydicom.sr.coding import Code
 from ..errors import RagalivInputError
 from ..geometry import Geometry, SegmentMask
 from ..io.dicom_series import load_volume
-from ..ratio import role_of
+from ..roles import role_of
 from . import dicom_codes as codes
 from .dicom_common import (
     MANUFACTURER,
@@ -66,7 +66,7 @@ class SegExport:
 
 
 def property_codes(name: str) -> tuple[Code, Code, Optional[Code]]:
-    """(category, type, type modifier) of a segment from its name (roles of :func:`ragaliv.ratio.role_of`)."""
+    """(category, type, type modifier) of a segment from its name (roles of :func:`ragaliv.roles.role_of`)."""
     role = role_of(name)
     category, kind = codes.PROPERTY_CODES_BY_ROLE.get(role, codes.PROPERTY_CODES_BY_ROLE["other"])
     modifier = None

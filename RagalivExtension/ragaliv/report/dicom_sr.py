@@ -25,7 +25,7 @@ warnings as TEXT. The SR belongs to the IA PET study (its patient/study identity
 the IV PET and the SEG (MRI study) are listed in the Pertinent Other Evidence Sequence.
 
 :func:`read_dicom_sr` needs pydicom only and returns the numbers with the keys of
-:func:`ragaliv.lesion_ratio.row_values`.
+:func:`ragaliv.ratio.analysis.row_values`.
 """
 
 import datetime
@@ -42,9 +42,9 @@ from pydicom.sr.coding import Code
 
 from ..errors import RagalivInputError
 from ..geometry import SegmentMask
-from ..lesion_ratio import RatioAnalysis, summary_dict
-from ..ratio import METRICS
-from ..uptake import PEAK_METHOD
+from ..ratio.analysis import RatioAnalysis, summary_dict
+from ..ratio.decision import METRICS
+from ..ratio.uptake import PEAK_METHOD
 from . import dicom_codes as codes
 from .dicom_common import (
     MANUFACTURER,
@@ -222,7 +222,7 @@ def write_dicom_sr(
 
     Parameters
     ----------
-    analysis : result of :func:`ragaliv.lesion_ratio.analyse`; every row's segment must be in the SEG.
+    analysis : result of :func:`ragaliv.ratio.analysis.analyse`; every row's segment must be in the SEG.
     ia_series, iv_series : the PET series the SUVs were measured on (:class:`DicomSeries`, folder or files).
     seg_path_or_dataset : the DICOM SEG of the segments (path, dataset, or :class:`SegExport`).
     path : output file (written atomically).
@@ -486,7 +486,7 @@ def read_dicom_sr(path) -> dict[str, Any]:
     Returns ``{"segments": {segment: {key: value}}, "decision": {...}, "dosimetry": {region: {quantity:
     value}}, "units": {...}, "referenced_series": {segment: {"ia": uid, "iv": uid}}, "segment_numbers":
     {segment: number}, "seg_sop_instance_uid": uid, "suv_quantity": "SUVbw"}``; segment keys are those of
-    :func:`ragaliv.lesion_ratio.row_values` (``volume_ml``, ``ia_suvmax`` ... ``ratio_suvpeak``,
+    :func:`ragaliv.ratio.analysis.row_values` (``volume_ml``, ``ia_suvmax`` ... ``ratio_suvpeak``,
     ``tumour_to_liver_ia``/``_iv``); a value left out of the SR (undefined) is absent.
     """
     dataset = read_dataset(path, "DICOM SR")

@@ -34,8 +34,8 @@ def lesion_ratio_chart(ratio_document: dict[str, Any]) -> Optional[bytes]:
     """The lesion IA/IV bar chart of ``ragaliv ratio --plot`` (threshold and aggregate drawn)."""
     if not matplotlib_available() or not ratio_document.get("lesion_ratios"):
         return None
-    from ..plots import plot_lesion_ratios
-    from ..ratio import RatioSettings
+    from ..ratio.decision import RatioSettings
+    from .plots import plot_lesion_ratios
 
     settings = RatioSettings(ratio_document["metric"], ratio_document["aggregate"], ratio_document["threshold"])
     summary = SimpleNamespace(settings=settings, lesion_ratios=dict(ratio_document["lesion_ratios"]),
@@ -76,7 +76,7 @@ def tac_overview(dosimetry_document: dict[str, Any]) -> Optional[bytes]:
     """All VOI time-activity curves on one log axis (the ``tac.png`` of ``ragaliv dosimetry``)."""
     if not matplotlib_available() or not dosimetry_document.get("regions"):
         return None
-    from ..plots import plot_time_activity
+    from .plots import plot_time_activity
 
     curves = _curves(dosimetry_document)
     return _png(lambda path: plot_time_activity(curves, path, "VOI time-activity curves (not decay corrected)"))
@@ -91,7 +91,7 @@ def tac_panels(dosimetry_document: dict[str, Any], columns: int = 4) -> Optional
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic import atomic_path
+    from ..io.atomic import atomic_path
 
     curves = _curves(dosimetry_document)
     rows = (len(curves) + columns - 1) // columns

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .. import __version__
-from ..lesion_ratio import RATIO_COLUMNS
-from ..ratio import METRIC_TITLES, ORGANS_AT_RISK
+from ..ratio.analysis import RATIO_COLUMNS
+from ..ratio.decision import METRIC_TITLES
+from ..roles import ORGANS_AT_RISK
 from .identity import Privacy, SeriesInfo
 
 EMPTY = "–"

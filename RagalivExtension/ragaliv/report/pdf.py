@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from typing import Optional
 
-from ..atomic import atomic_path
+from ..io.atomic import atomic_path
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 120.0

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from .. import __version__
-from ..results_io import write_json
+from ..io.results import write_json
 
 CHUNK_BYTES = 1 << 20
 

@@ -5,7 +5,7 @@ in radiological convention (patient right on the image left, anterior at the top
 reference MRI (grey, windowed on the panel) or, without an MRI, the IA PET in grey; the PET (IA or IV, on
 one SUV scale for both so their difference is visible) is blended in a "hot" colour map, and the segment
 boundary is drawn in cyan. Linear interpolation is for display only: the statistics are computed in each
-PET's own grid (:mod:`ragaliv.uptake`). The same inputs give byte-identical PNGs.
+PET's own grid (:mod:`ragaliv.ratio.uptake`). The same inputs give byte-identical PNGs.
 """
 
 import struct

@@ -9,7 +9,8 @@ Typical use::
 Modules: :mod:`.study` (SpectStudy, SpectTimepoint), :mod:`.study_json` (STUDY.json), :mod:`.loading`
 (images and headers), :mod:`.registration` (rigid CT-to-CT, applied to the VOIs), :mod:`.tac` (VOI TACs),
 :mod:`.mass` (VOI masses), :mod:`.dose` (dose method by role), :mod:`.voxel` (voxel dosimetry),
-:mod:`.analysis` (the pipeline), :mod:`.result` (StudyResult), :mod:`.tables` (CSV column contracts).
+:mod:`.analysis` (the pipeline), :mod:`.result` (StudyResult), :mod:`.tables` (CSV column contracts),
+:mod:`.outputs` (the result files of a study), :mod:`.ct` (CT number to mass density).
 """
 
 import importlib
@@ -44,6 +45,7 @@ _EXPORTS = {
     "transform_segment": "registration",
     "voi_mass": "mass",
     "voxel_dosimetry": "voxel",
+    "write_study_outputs": "outputs",
 }
 __all__ = sorted(_EXPORTS)
 

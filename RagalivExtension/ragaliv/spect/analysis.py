@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from ..errors import RagalivInputError
 from ..kinetics import fit_tac
-from ..ratio import role_of
+from ..roles import role_of
 from .dose import region_dose
 from .mass import voi_mass
 from .registration import RigidRegistration, identity, register_rigid

@@ -1,7 +1,7 @@
 """Mean absorbed dose of one VOI, with the method chosen by the VOI's role (from its name).
 
 =====================================  ==========================================================
-role (``ragaliv.ratio.role_of``)       primary method (LED always reported beside it)
+role (``ragaliv.roles.role_of``)       primary method (LED always reported beside it)
 =====================================  ==========================================================
 lesion, extrahepatic                   sphere model (total S of a soft-tissue sphere of the VOI mass)
 kidney, healthy liver ("Liver" too),   organ self S with linear mass scaling (red marrow S for
@@ -39,7 +39,7 @@ from ..dosimetry import (
 from ..dosimetry.organ_s import reference_mass_g
 from ..errors import RagalivInputError
 from ..kinetics.models import EXPONENTIAL_MODEL_NAMES
-from ..ratio import role_of
+from ..roles import role_of
 
 ORGAN_BY_ROLE = {"kidney": "kidney", "healthy_liver": "liver", "spleen": "spleen", "bone_marrow": "red_marrow"}
 _PLAIN_LIVER = re.compile(r"^\s*liver\b", re.IGNORECASE)

@@ -18,7 +18,7 @@ STUDY.json must give it):
   with a note;
 * identity: PatientID (0010,0020) and FrameOfReferenceUID (0020,0052), compared across time points.
 
-DICOM date/time values are parsed with the helpers of :mod:`ragaliv.pet.suv` (the QIBA rules: colons,
+DICOM date/time values are parsed with the helpers of :mod:`ragaliv.pet.dicom_time` (the QIBA rules: colons,
 fractions, leap seconds, UTC offsets in DT values and TimezoneOffsetFromUTC (0008,0201)), so SPECT and PET
 read times the same way. A time is timezone-aware when the header gives its offset, naive (local clock)
 otherwise.
@@ -36,14 +36,11 @@ from ..errors import RagalivInputError
 from ..geometry import Volume
 from ..io.dicom_series import load_volume, select_series
 from ..io.images import is_image_file, read_image
-from ..pet.suv import DOSE_IN_MBQ_BELOW
 
 # The DICOM DA/TM/DT parsers of the PET SUV module. They are private there; imported read-only on purpose so
 # that one implementation of the DICOM date/time rules serves PET and SPECT (do not copy them here).
-from ..pet.suv import _parse_date as _suv_parse_date
-from ..pet.suv import _parse_datetime as _suv_parse_datetime
-from ..pet.suv import _parse_time as _suv_parse_time
-from ..pet.suv import _zone as _suv_zone
+from ..pet.dicom_time import dataset_zone, parse_da, parse_dt, parse_tm
+from ..pet.suv_parameters import DOSE_IN_MBQ_BELOW
 
 _UNITS_BY_DICOM = {"BQML": "Bq/mL", "CNTS": "counts"}
 DOSE_TAG = "RadionuclideTotalDose (0018,1074)"
@@ -91,7 +88,7 @@ class LoadedImage:
 
 def parse_dicom_datetime(date_text: Any, time_text: Any) -> Optional[datetime.datetime]:
     """DA ``YYYYMMDD`` + TM ``HH[MM[SS[.F…]]]`` (colons tolerated) → naive datetime, or None if malformed."""
-    day, moment = _suv_parse_date(date_text), _suv_parse_time(time_text)
+    day, moment = parse_da(date_text), parse_tm(time_text)
     if day is None or moment is None:
         return None
     return datetime.datetime.combine(day, moment)
@@ -100,7 +97,7 @@ def parse_dicom_datetime(date_text: Any, time_text: Any) -> Optional[datetime.da
 def _header_datetime(header, date_keyword: str, time_keyword: str) -> Optional[datetime.datetime]:
     """DA + TM of ``header`` in its TimezoneOffsetFromUTC (aware) when it has one, else naive local time."""
     stamp = parse_dicom_datetime(header.get(date_keyword), header.get(time_keyword))
-    zone = _suv_zone(header)
+    zone = dataset_zone(header)
     return stamp if stamp is None or zone is None else stamp.replace(tzinfo=zone)
 
 
@@ -108,7 +105,7 @@ def _acquisition_time(headers) -> tuple:
     """(datetime, source) from the slice headers: the earliest acquisition of the series."""
     candidates = []
     for header in headers:
-        stamp = _suv_parse_datetime(header.get("AcquisitionDateTime"), _suv_zone(header))
+        stamp = parse_dt(header.get("AcquisitionDateTime"), dataset_zone(header))
         if stamp is not None:
             candidates.append((stamp, "DICOM AcquisitionDateTime (0008,002A)"))
             continue
@@ -163,8 +160,8 @@ def _radiopharmaceutical(header) -> dict[str, Any]:
     item = sequence[0]
     result: dict[str, Any] = {"radiopharmaceutical": str(item.get("Radiopharmaceutical", "") or "").strip()}
     # Only the DT defines the injection moment; the TM alone has no date (see the module docstring).
-    result["injection_time"] = _suv_parse_datetime(item.get("RadiopharmaceuticalStartDateTime"), _suv_zone(header))
-    result["injection_clock_time"] = _suv_parse_time(item.get("RadiopharmaceuticalStartTime"))
+    result["injection_time"] = parse_dt(item.get("RadiopharmaceuticalStartDateTime"), dataset_zone(header))
+    result["injection_clock_time"] = parse_tm(item.get("RadiopharmaceuticalStartTime"))
     result["administered_mbq"], result["administered_note"] = administered_mbq_from_header(
         item.get("RadionuclideTotalDose")
     )

@@ -1,7 +1,7 @@
 """VOI masses: mean CT density over the VOI × VOI volume, or the soft-tissue default.
 
 * With a CT of the reference time point: HU → density by the bilinear calibration of
-  :func:`ragaliv.ct.hounsfield_to_density_g_per_ml` (ρ = 1 + HU/1000 up to 0 HU, 1 + 0.0006·HU
+  :func:`ragaliv.spect.ct.hounsfield_to_density_g_per_ml` (ρ = 1 + HU/1000 up to 0 HU, 1 + 0.0006·HU
   above), averaged over the VOI with partial-voxel weights on the CT grid; mass = ρ̄ · V (V from the
   segment's own grid).
 * Without a CT (or a VOI outside it): ρ = 1.06 g/mL (:data:`ragaliv.constants.SOFT_TISSUE_DENSITY_G_PER_ML`).
@@ -19,9 +19,9 @@ from typing import Optional
 import numpy as np
 
 from ..constants import SOFT_TISSUE_DENSITY_G_PER_ML
-from ..ct import hounsfield_to_density_g_per_ml
 from ..geometry import SegmentMask, Volume
 from ..sampling import segment_weights
+from .ct import hounsfield_to_density_g_per_ml
 
 CT_DENSITY_REL_UNCERTAINTY = 0.02
 DEFAULT_DENSITY_REL_UNCERTAINTY = 0.03

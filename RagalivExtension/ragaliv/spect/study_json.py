@@ -53,7 +53,7 @@ from typing import Any, Optional
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
-from ..workflow import load_segments
+from ..ratio.segments import load_segments
 from .loading import (
     CORRECTED_IMAGE_TAG,
     DECAY_CORRECTION_TAG,

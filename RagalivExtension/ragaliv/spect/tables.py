@@ -64,7 +64,7 @@ def fit_details(fit: TacFit, administered_mbq: float) -> dict[str, Any]:
 
 def plot_curve(region: str, times_h: Sequence[float], activity_mbq: Sequence[Optional[float]],
                fit: Optional[TacFit]) -> dict[str, Any]:
-    """A curve for :func:`ragaliv.plots.plot_time_activity` (measured points and the fitted curve)."""
+    """A curve for :func:`ragaliv.report.plots.plot_time_activity` (measured points and the fitted curve)."""
     points = [(t, a) for t, a in zip(times_h, activity_mbq) if a is not None and a > 0]
     curve: dict[str, Any] = {
         "region": region,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..constants import BQ_PER_MBQ
 from ..geometry import SegmentMask, Volume
-from ..ratio import role_of
+from ..roles import role_of
 from ..sampling import segment_weights
 from .registration import RigidRegistration, transform_segment
 from .study import SpectStudy

@@ -5,14 +5,14 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import RagalivInputError
-from .geometry import SegmentMask
-from .io.segmentation import read_segments
+from ..errors import RagalivInputError
+from ..geometry import SegmentMask
+from ..io.segmentation import read_segments
 
 
 def _reference_geometry(path: str):
-    from .io.dicom_series import load_volume, select_series
-    from .io.images import is_image_file, read_image
+    from ..io.dicom_series import load_volume, select_series
+    from ..io.images import is_image_file, read_image
 
     if is_image_file(path):
         return read_image(path).geometry
@@ -21,7 +21,7 @@ def _reference_geometry(path: str):
 
 def frame_of_reference_uid(path: Optional[str]) -> str:
     """FrameOfReferenceUID (0020,0052) of a DICOM series (first file), or "" for images and missing paths."""
-    from .io.images import is_image_file
+    from ..io.images import is_image_file
 
     if not path or not os.path.exists(path) or is_image_file(path):
         return ""

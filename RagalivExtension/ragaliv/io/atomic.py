@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 
-from .io_suffix import split_suffix
+from .suffix import split_suffix
 
 
 def _current_umask() -> int:

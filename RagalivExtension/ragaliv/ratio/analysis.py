@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .geometry import SegmentMask, Volume
-from .ratio import RatioRow, RatioSettings, RatioSummary, ratio_row, summarise
+from ..geometry import SegmentMask, Volume
+from .decision import RatioRow, RatioSettings, RatioSummary, ratio_row, summarise
 from .uptake import PEAK_METHOD, UptakeStats, uptake_statistics
 
 # (key, title, unit); the first twelve keys are the CLI contract of ratios.csv.
@@ -119,7 +119,7 @@ def analyse_pets(
     run it: same patient and SUV normalisation on both, the SUV parameters used recorded per scan, a warning
     (also in the decision) when IA, IV and the MRI are not in one frame of reference, and a clear error when no
     segment overlaps a PET."""
-    from .errors import RagalivInputError
+    from ..errors import RagalivInputError
 
     ia_patient, iv_patient = getattr(ia, "patient_id", ""), getattr(iv, "patient_id", "")
     if ia_patient and iv_patient and ia_patient != iv_patient:

@@ -12,22 +12,31 @@ import csv
 import json
 import os
 import time
+from collections.abc import Callable
 
-from .cli import main as cli_main
-from .results_io import write_json
+from ..io.results import write_json
+from .dosimetry import run_dosimetry
+from .phantom import run_phantom
+from .ratio import run_ratio
+from .report import run_report
 
 
-def _steps(output: str, seed: int) -> list[list[str]]:
+def _steps(output: str, seed: int) -> list[tuple[str, Callable[[], int]]]:
+    """(the equivalent command line, the call) of each step."""
     patient = os.path.join(output, "patient")
     dosimetry = os.path.join(output, "dosimetry")
     ratio = os.path.join(output, "ratio")
+    study = os.path.join(patient, "spect", "study.json")
+    pets = os.path.join(patient, "pet_ia"), os.path.join(patient, "pet_iv")
+    segmentation, mri = os.path.join(patient, "segmentation.seg.nrrd"), os.path.join(patient, "mri")
+    report = os.path.join(output, "report.html")
     return [
-        ["phantom", patient, "--seed", str(seed)],
-        ["dosimetry", os.path.join(patient, "spect", "study.json"), "-o", dosimetry],
-        ["ratio", "--ia", os.path.join(patient, "pet_ia"), "--iv", os.path.join(patient, "pet_iv"),
-         "--segmentation", os.path.join(patient, "segmentation.seg.nrrd"),
-         "--reference", os.path.join(patient, "mri"), "--plot", "--dicom", "--dosimetry", dosimetry, "-o", ratio],
-        ["report", "--ratio", ratio, "--dosimetry", dosimetry, "-o", os.path.join(output, "report.html")],
+        (f"phantom {patient} --seed {seed}", lambda: run_phantom(patient, seed)),
+        (f"dosimetry {study} -o {dosimetry}", lambda: run_dosimetry(study, dosimetry)),
+        (f"ratio --ia {pets[0]} --iv {pets[1]} --segmentation {segmentation} --reference {mri} --plot --dicom "
+         f"--dosimetry {dosimetry} -o {ratio}",
+         lambda: run_ratio(*pets, segmentation, ratio, reference=mri, plot=True, dicom=True, dosimetry=dosimetry)),
+        (f"report --ratio {ratio} --dosimetry {dosimetry} -o {report}", lambda: run_report(ratio, dosimetry, report)),
     ]
 
 
@@ -62,9 +71,9 @@ def compare_with_truth(output: str) -> dict:
 
 def run_demo(output: str, seed: int = 0) -> int:
     started = time.time()
-    for step in _steps(output, seed):
-        print(f"\n$ ragaliv {' '.join(step)}", flush=True)
-        code = cli_main(step)
+    for command_line, step in _steps(output, seed):
+        print(f"\n$ ragaliv {command_line}", flush=True)
+        code = step()
         if code != 0:
             return code
     summary = {"seed": seed, **compare_with_truth(output), "seconds": round(time.time() - started, 1)}
@@ -72,3 +81,7 @@ def run_demo(output: str, seed: int = 0) -> int:
     print(f"\nDecision: {summary['decision']}")
     print(f"Demo outputs under {output}; measured vs truth in {os.path.join(output, 'summary.json')}")
     return 0
+
+
+def command(args) -> int:
+    return run_demo(args.output, seed=args.seed)

@@ -12,39 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .constants import (
+from ..constants import (
     DEFAULT_RATIO_AGGREGATE,
     DEFAULT_RATIO_METRIC,
     DEFAULT_RATIO_THRESHOLD,
     EXPECTED_LESION_COUNT,
 )
-from .errors import RagalivInputError
+from ..errors import RagalivInputError
+from ..roles import ORGANS_AT_RISK, role_of
 from .uptake import UptakeStats
 
 METRICS = ("suvmax", "suvmean", "suvpeak")
 METRIC_TITLES = {"suvmax": "SUVmax", "suvmean": "SUVmean", "suvpeak": "SUVpeak"}
 AGGREGATES = ("mean", "median")
-ORGANS_AT_RISK = ("healthy_liver", "kidney", "spleen", "bone_marrow")
-
-_ROLE_PATTERNS = (
-    ("lesion", re.compile(r"^\s*lesion(\b|[\s_-]*\d)", re.IGNORECASE)),  # "Lesion 1", "Lesion_1", "lesion1"
-    ("healthy_liver", re.compile(r"\b(healthy|normal|background|reference)\s+liver\b", re.IGNORECASE)),
-    ("liver", re.compile(r"^\s*(whole\s+)?liver\s*$", re.IGNORECASE)),
-    ("kidney", re.compile(r"\bkidney", re.IGNORECASE)),
-    ("spleen", re.compile(r"\bspleen\b", re.IGNORECASE)),
-    ("bone_marrow", re.compile(r"\bmarrow\b", re.IGNORECASE)),
-    ("extrahepatic", re.compile(r"\bextra[- ]?hepatic", re.IGNORECASE)),
-)
-
-
-def role_of(segment_name: str) -> str:
-    """Role from the segment name: lesion, healthy_liver, liver (whole organ), kidney, spleen, bone_marrow,
-    extrahepatic, other."""
-    for role, pattern in _ROLE_PATTERNS:
-        if pattern.search(segment_name):
-            return role
-    return "other"
-
 
 @dataclass
 class RatioSettings:

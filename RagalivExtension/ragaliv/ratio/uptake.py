@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from .constants import SUVPEAK_SPHERE_RADIUS_MM
-from .geometry import Geometry, SegmentMask, Volume
-from .sampling import VoxelWeights, segment_weights
+from ..constants import SUVPEAK_SPHERE_RADIUS_MM
+from ..geometry import Geometry, SegmentMask, Volume
+from ..sampling import VoxelWeights, segment_weights
 
 INSIDE_WEIGHT = 0.5  # a PET voxel counts as "in the segment" for SUVmax / peak centres when half covered
 FOV_WARNING_FRACTION = 0.01  # warn when more than 1 % of a segment lies outside a PET field of view

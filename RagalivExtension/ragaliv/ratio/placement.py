@@ -16,8 +16,8 @@ from typing import Optional
 import numpy as np
 from scipy import ndimage
 
-from .errors import RagalivInputError
-from .geometry import Geometry, SegmentMask, Volume
+from ..errors import RagalivInputError
+from ..geometry import Geometry, SegmentMask, Volume
 
 # Organ VOIs placed by a click: sphere diameters (mm). Healthy liver: PERCIST 3 cm sphere in the right
 # lobe (PET notes §6). The others are design choices inside the organ parenchyma (notes: geometry [M]).

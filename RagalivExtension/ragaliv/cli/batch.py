@@ -51,8 +51,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional, TextIO
 
-from . import __version__
-from .errors import RagalivInputError
+from .. import __version__
+from ..errors import RagalivInputError
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -144,7 +144,7 @@ def _key_check(secret: str) -> str:
 
 def _check_settings(output: str, deidentify: bool, key_check: str) -> None:
     """Refuse to mix identified and de-identified results, or two keys, in one OUTDIR."""
-    from .results_io import write_json
+    from ..io.results import write_json
 
     path = os.path.join(output, SETTINGS_FILE)
     wanted = {"deidentified": deidentify, "key_check": key_check if deidentify else None}
@@ -206,7 +206,7 @@ def _run_pool(tasks: Sequence, jobs: int, progress: Progress, crash_retry: bool 
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    from .cohort.worker import describe_failure, worker_init, write_failure
+    from ..cohort.worker import describe_failure, worker_init, write_failure
 
     context = multiprocessing.get_context(_start_method())
     outcomes: dict[str, dict] = {}
@@ -246,13 +246,13 @@ def _run_pool(tasks: Sequence, jobs: int, progress: Progress, crash_retry: bool 
 
 
 def _call_worker(task):
-    from .cohort.worker import run_patient
+    from ..cohort.worker import run_patient
 
     return run_patient(task)
 
 
 def _failed_outcome(task, message: str) -> dict[str, Any]:
-    from .cohort.summary import empty_row
+    from ..cohort.summary import empty_row
 
     row = empty_row(task.folder, task.row.line, task.row.analyses)
     row.update({"status": "failed", "error": message})
@@ -263,7 +263,7 @@ def _run_tasks(tasks: Sequence, jobs: int, progress: Progress) -> dict[str, dict
     if not tasks:
         return {}
     if jobs == 1:
-        from .cohort.worker import run_patient
+        from ..cohort.worker import run_patient
 
         outcomes = {}
         for task in tasks:
@@ -275,12 +275,12 @@ def _run_tasks(tasks: Sequence, jobs: int, progress: Progress) -> dict[str, dict
 
 
 # --- command -----------------------------------------------------------------------------------------------
-def run_batch(args) -> int:
+def command(args) -> int:
     """The ``ragaliv batch`` command (arguments: cohort, output, jobs, no_deidentify, secret)."""
-    from .cohort.summary import write_cohort_outputs
-    from .cohort.table import read_cohort
-    from .cohort.worker import PatientTask, clean_partials, fingerprint, is_result_folder, read_done
-    from .report.phi import DEFAULT_SECRET, Deidentifier
+    from ..cohort.summary import write_cohort_outputs
+    from ..cohort.table import read_cohort
+    from ..cohort.worker import PatientTask, clean_partials, fingerprint, is_result_folder, read_done
+    from ..report.phi import DEFAULT_SECRET, Deidentifier
 
     deidentify = not args.no_deidentify
     secret = args.secret or os.environ.get(SECRET_VARIABLE) or DEFAULT_SECRET

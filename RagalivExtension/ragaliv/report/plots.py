@@ -8,8 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from .atomic import atomic_path
-from .ratio import METRIC_TITLES
+from ..io.atomic import atomic_path
+from ..ratio.decision import METRIC_TITLES
 
 
 def plot_lesion_ratios(analysis, path: str) -> None:

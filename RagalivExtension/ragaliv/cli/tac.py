@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import RagalivInputError
-from .results_io import write_csv, write_json
+from ..errors import RagalivInputError
+from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("region", "time_h", "activity_mbq")
 OPTIONAL_COLUMNS = ("sigma_mbq",)
@@ -135,11 +135,11 @@ def read_tacs_csv(path: str) -> list[CsvTac]:
     return [tac.sorted() for tac in regions.values()]
 
 
-def run_tac(args) -> int:
-    from .kinetics import fit_tac
-    from .plots import plot_time_activity
-    from .report.provenance import write_provenance
-    from .spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
+def command(args) -> int:
+    from ..kinetics import fit_tac
+    from ..report.plots import plot_time_activity
+    from ..report.provenance import write_provenance
+    from ..spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
 
     calibration = args.calibration_uncertainty
     if not math.isfinite(calibration) or not 0.0 <= calibration < 1.0:

@@ -3,9 +3,9 @@
 import os
 from typing import Any, Optional
 
-from .lesion_ratio import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
-from .report.provenance import write_provenance
-from .results_io import write_csv, write_json
+from ..io.results import write_csv, write_json
+from ..report.provenance import write_provenance
+from .analysis import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
 
 PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_kg", "height_cm", "sex",
                   "half_life_s", "ia_dose_mbq", "iv_dose_mbq", "ia_injection_time", "iv_injection_time",
@@ -44,7 +44,7 @@ def write_ratio_outputs(
     write_json(paths["summary"], summary)
     if plot:
         try:
-            from .plots import plot_lesion_ratios  # matplotlib: optional, and slow to import
+            from ..report.plots import plot_lesion_ratios  # matplotlib: optional, and slow to import
 
             paths["plot"] = os.path.join(directory, "lesion_ratios.png")
             plot_lesion_ratios(analysis, paths["plot"])

@@ -1,0 +1,17 @@
+"""``ragaliv report --ratio DIR --dosimetry DIR -o report.html``: the case report from result folders."""
+
+import argparse
+from typing import Optional
+
+
+def run_report(ratio: Optional[str], dosimetry: Optional[str], output: str, deidentify: bool = False) -> int:
+    """Write the case report (HTML, and PDF beside it when a converter is available)."""
+    from ..report.case_report import write_case_report
+
+    paths = write_case_report(ratio, dosimetry, output, deidentify)
+    print(f"Case report: {', '.join(paths.values())}")
+    return 0
+
+
+def command(args: argparse.Namespace) -> int:
+    return run_report(args.ratio, args.dosimetry, args.output, args.deidentify)
