@@ -51,7 +51,7 @@ def test_slicer_reads_what_the_core_writes(mrml_scene, tmp_path):
 
 
 def test_core_reads_what_slicer_writes(mrml_scene, tmp_path):
-    segments, geometry = _segments()
+    segments, _geometry = _segments()
     node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
     for segment in segments:
         nodes.add_segment(node, segment, segment.name, segment.color_rgb)
