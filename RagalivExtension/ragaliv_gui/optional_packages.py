@@ -68,7 +68,8 @@ def plan(package: str, installed: Optional[dict[str, str]] = None,
         wanted, compatible = ("0.22.0", lambda v: v[:2] == (0, 22)) if pydicom < (3,) else (
             ("0.27.0", lambda v: v >= (0, 23)) if python >= (3, 10) else (None, lambda v: False))
         if present and compatible(_version_tuple(present)):
-            return InstallPlan(package, None, f"highdicom {present} is already installed (pydicom {installed['pydicom']})")
+            return InstallPlan(package, None,
+                               f"highdicom {present} is already installed (pydicom {installed['pydicom']})")
         if wanted is None:
             return InstallPlan(package, None, "no highdicom release supports pydicom 3 on Python < 3.10")
         if present:

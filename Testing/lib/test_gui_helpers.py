@@ -59,7 +59,7 @@ class Slicer58Wrapper:
     ``AddObserver`` is a class attribute, ``_connectParametersToGui`` adds a ModifiedEvent observer and drops
     its tag, ``_disconnectGui`` only removes the widget callbacks."""
 
-    AddObserver = (lambda self, event, callback, priority=0.0:
+    AddObserver = (lambda self, event, callback, priority=0.0:  # noqa: E731 - as wrapper.py's checkedSetAttr
                    self.parameterNode.AddObserver(event, callback, priority))
 
     def __init__(self, parameterNode):
