@@ -65,13 +65,19 @@ def plan(package: str, installed: Optional[dict[str, str]] = None,
         pydicom = _version_tuple(installed.get("pydicom"))
         if not pydicom:
             return InstallPlan(package, None, "pydicom is missing from this Slicer, so highdicom cannot be used")
-        wanted, compatible = ("0.22.0", lambda v: v[:2] == (0, 22)) if pydicom < (3,) else (
-            ("0.27.0", lambda v: v >= (0, 23)) if python >= (3, 10) else (None, lambda v: False))
+        numpy_2 = _version_tuple(installed.get("numpy")) >= (2,)
+        if pydicom < (3,):
+            wanted, compatible = ("0.22.0", lambda v: v[:2] == (0, 22)) if not numpy_2 else (None, lambda v: False)
+        else:
+            wanted, compatible = ("0.27.0", lambda v: v >= (0, 23)) if python >= (3, 10) else (None, lambda v: False)
         if present and compatible(_version_tuple(present)):
             return InstallPlan(package, None,
                                f"highdicom {present} is already installed (pydicom {installed['pydicom']})")
         if wanted is None:
-            return InstallPlan(package, None, "no highdicom release supports pydicom 3 on Python < 3.10")
+            return InstallPlan(package, None, (
+                f"no highdicom release works with pydicom {installed['pydicom']} and numpy {installed.get('numpy')} "
+                "(0.22.0, the last one for pydicom 2, uses np.float_, removed in numpy 2.0; later ones need "
+                "pydicom 3): use Slicer 5.8 or 5.12 and later for DICOM SEG/SR export"))
         if present:
             return InstallPlan(package, None, f"highdicom {present} is installed but does not work with pydicom "
                                               f"{installed['pydicom']}; highdicom {wanted} would, but Ragaliv does "
