@@ -5,7 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean venv
+# Tier "Slicer 5.8 packages only": Python 3.9 with exactly the numpy/scipy/SimpleITK/pydicom that Slicer 5.8.1
+# bundles (Testing/slicer58/requirements.txt), so that an import Slicer lacks fails in CI.
+SLICER58_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.9.*/bin/python) $(shell command -v python3.9 2>/dev/null))
+VENV58  := .venv-slicer58
+STAMP58 := $(VENV58)/.installed
+
+.PHONY: demo test test-slicer58 lint bench clean venv
 
 venv: $(STAMP)
 
@@ -15,13 +21,28 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+$(STAMP58): Testing/slicer58/requirements.txt
+	@$(SLICER58_PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null || \
+		{ echo "make: Python 3.9 (Slicer 5.8's) not found; set SLICER58_PYTHON=/path/to/python3.9"; exit 1; }
+	@test -x $(VENV58)/bin/python || $(SLICER58_PYTHON) -m venv $(VENV58)
+	$(VENV58)/bin/python -m pip install --quiet --disable-pip-version-check -r Testing/slicer58/requirements.txt
+	@touch $(STAMP58)
+
 demo: $(STAMP)
 	$(BIN)/ragaliv demo out/demo
 
 # pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
-test: $(STAMP)
+test: $(STAMP) $(STAMP58)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests - failing"; exit 1; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests - failing"; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then exit $$rc; fi
+	@$(MAKE) --no-print-directory test-slicer58
+
+test-slicer58: $(STAMP58)
+	@echo "== tier: Slicer 5.8 bundled packages only ($(VENV58))"
+	@RAGALIV_SLICER58_TIER=1 PYTHONPATH=RagalivExtension $(VENV58)/bin/python -m pytest -p no:cacheprovider \
+		Testing/slicer58; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-slicer58: pytest collected no tests - failing"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_voxel_dosimetry.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV58) out .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 """RagalivLesionRatio: IA vs IV 68Ga PET uptake of five liver metastases and the organs at risk.
 
 Thin Slicer wiring (Slicer's scripted-module template): all behaviour is in RagalivLesionRatioLib (MRML,
-no Qt) and the ragaliv core, which are tested without the application.
+no Qt) and the ragaliv core, which are tested without the application. Slicer reads this file at start-up,
+so the Lib (numpy, scipy, pydicom) is imported only when the module is first used.
 """
 
 import datetime
@@ -37,10 +38,9 @@ def _makeRagalivCoreImportable():
 
 _makeRagalivCoreImportable()
 
-from ragaliv.errors import RagalivError  # noqa: E402
-from ragaliv.pet.suv import SuvOverrides  # noqa: E402
-from ragaliv_gui import ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
-from RagalivLesionRatioLib import LesionRatioLogic, LiveRatioUpdater, load_pet_node  # noqa: E402
+from ragaliv.errors import RagalivError  # noqa: E402 - light: no numpy/scipy/pydicom
+from ragaliv_gui import dicomDatabase, ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
+from ragaliv_gui.parameter_gui import GuiConnection  # noqa: E402
 
 LIVE_UPDATE_DELAY_MS = 100  # debounce: one recompute after a burst of paint events
 
@@ -55,7 +55,9 @@ class RagalivLesionRatio(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Ragaliv Lesion Ratio")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Nuclear Medicine")]
-        self.parent.dependencies = []
+        # Node classes, logics and the segment editor widget come from these; the PETs are loaded from the
+        # DICOM database (which the DICOM module creates).
+        self.parent.dependencies = ["DICOM", "Markups", "Plots", "Segmentations", "Tables"]
         self.parent.contributors = ["Ragaliv team"]
         self.parent.helpText = _(
             "Intra-arterial (IA) vs intravenous (IV) 68Ga-DOTA-peptide PET uptake of liver metastases. "
@@ -102,11 +104,11 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        self._guiConnection = None
         self._live = None
         self._updateTimer = None
-        self._placeCallback = None
-        self._placeNode = None
+        self._placement = None
+        self._effectFactory = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -115,12 +117,18 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = RagalivLesionRatioLogic()
+        from RagalivLesionRatioLib import LiveRatioUpdater
+        from RagalivLesionRatioLib.placement import ClickPlacement
 
         self._updateTimer = qt.QTimer()
         self._updateTimer.setSingleShot(True)
         self._updateTimer.setInterval(LIVE_UPDATE_DELAY_MS)
         self._updateTimer.connect("timeout()", self.onLiveUpdateTimer)
-        self._live = LiveRatioUpdater(self._recompute, self._updateTimer.start)
+        self._live = LiveRatioUpdater(lambda: self.logic.lib.live_update(), self._updateTimer.start)
+        applicationLogic = slicer.app.applicationLogic()
+        self._placement = ClickPlacement(slicer.mrmlScene, applicationLogic.GetSelectionNode(),
+                                         applicationLogic.GetInteractionNode(),
+                                         lambda function: qt.QTimer.singleShot(0, function))
 
         # The editor gets its own vtkMRMLSegmentEditorNode, set before the scene (qMRMLSegmentEditorWidget.h:
         # "The empty parameter set node should be set before the MRML scene"); the .ui has no mrmlSceneChanged
@@ -131,9 +139,16 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         editor.setSegmentationNodeSelectorVisible(False)
         editor.setSourceVolumeNodeSelectorVisible(False)
         editor.setMaximumNumberOfUndoStates(10)
+        # The editor would put the MRI alone in every slice view whenever its source volume is set or the
+        # layout changes (qMRMLSegmentEditorWidget::showSourceVolumeInSliceViewers), replacing the PET fusion.
+        editor.setAutoShowSourceVolumeNode(False)
+        # Effects registered after this widget was made (extensions) must show up (as SegmentEditor.py does).
+        self._effectFactory = slicer.qSlicerSegmentEditorEffectFactory.instance()
+        self._effectFactory.connect("effectRegistered(QString)", self.onEffectRegistered)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.onSceneEndImport)
 
         self.ui.loadIaPetButton.connect("clicked(bool)", lambda: self.onLoadPet("IA"))
         self.ui.loadIvPetButton.connect("clicked(bool)", lambda: self.onLoadPet("IV"))
@@ -160,18 +175,35 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._live.stop()
         self._updateTimer.stop()
         self._updateTimer.disconnect("timeout()", self.onLiveUpdateTimer)
-        self._stopPlacing()
+        self._placement.cancel()
+        self._effectFactory.disconnect("effectRegistered(QString)", self.onEffectRegistered)
         self.setParameterNode(None)
         self.removeObservers()
 
+    def onEffectRegistered(self) -> None:
+        self.ui.segmentEditorWidget.updateEffectList()
+
+    def _selectSegmentEditorNode(self) -> None:
+        """The module's own editor node (re-created after a scene close or import), as SegmentEditor.py's
+        selectParameterNode does."""
+        editorNode = self.logic.lib.segment_editor_node()
+        if self.ui.segmentEditorWidget.mrmlSegmentEditorNode() is not editorNode:
+            self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(editorNode)
+
     def enter(self) -> None:
         # As Slicer's SegmentEditor module widget does (Modules/Scripted/SegmentEditor/SegmentEditor.py).
-        self.ui.segmentEditorWidget.installKeyboardShortcuts()
+        editor = self.ui.segmentEditorWidget
+        # Slicer 5.8's editor cannot work on light-box slice views (5.10 supports them and deprecates the call).
+        if (slicer.app.majorVersion, slicer.app.minorVersion) < (5, 10) and editor.turnOffLightboxes():
+            slicer.util.warningDisplay(_("The segment editor is not compatible with slice viewers in light box "
+                                         "mode. Views are being reset."), windowTitle=_("Ragaliv Lesion Ratio"))
+        editor.installKeyboardShortcuts()
+        self._selectSegmentEditorNode()
         self.initializeParameterNode()
-        self.ui.segmentEditorWidget.updateWidgetFromMRML()
+        editor.updateWidgetFromMRML()
 
     def exit(self) -> None:
-        self._stopPlacing()
+        self._placement.cancel()
         self.ui.segmentEditorWidget.setActiveEffect(None)
         self.ui.segmentEditorWidget.uninstallKeyboardShortcuts()
         self.ui.segmentEditorWidget.removeViewObservations()
@@ -180,14 +212,22 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._live.stop()
         self._live.pending = False
         self._updateTimer.stop()
-        self._stopPlacing()
+        self._placement.cancel()
         self.ui.segmentEditorWidget.setSegmentationNode(None)
         self.ui.segmentEditorWidget.removeViewObservations()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
-            self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(self.logic.lib.segment_editor_node())
+            self._selectSegmentEditorNode()
+            self.initializeParameterNode()
+            self.ui.segmentEditorWidget.updateWidgetFromMRML()
+
+    def onSceneEndImport(self, caller, event) -> None:
+        """A scene loaded into this one may bring this module's parameter and editor nodes (SegmentEditor.py)."""
+        if self.parent.isEntered:
+            self._selectSegmentEditorNode()
+            self.setParameterNode(None)  # the imported singleton node's values replace the current ones
             self.initializeParameterNode()
             self.ui.segmentEditorWidget.updateWidgetFromMRML()
 
@@ -209,17 +249,17 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def setParameterNode(self, inputParameterNode: Optional[RagalivLesionRatioParameterNode]) -> None:
         if self._parameterNode:
-            if self._parameterNodeGuiTag is not None:
-                self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            if self._guiConnection is not None:
+                self._guiConnection.disconnect()
             self.removeObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
         self._parameterNode = inputParameterNode
-        self._parameterNodeGuiTag = None
+        self._guiConnection = None
         if self._parameterNode:
-            # connectGui() returns None up to Slicer 5.8 (the tag is returned from 5.10), which would leave the
-            # connection impossible to disconnect; connectParametersToGui() returns the tag in every version.
-            self._parameterNodeGuiTag = self._parameterNode.connectParametersToGui(self._parameterWidgets())
+            # connectGui() returns None up to Slicer 5.8, and disconnectGui() leaves the node observer behind
+            # up to 5.10: GuiConnection (ragaliv_gui.parameter_gui) returns and removes both in every version.
+            self._guiConnection = GuiConnection(self._parameterNode, self._parameterWidgets())
             self.addObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
@@ -231,9 +271,13 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         # Segment edits, and moving the segmentation or a PET (parent transform) or re-converting a PET, update live.
         self._live.observe(segmentation, [node.iaPetVolume, node.ivPetVolume] if node else [])
         editor = self.ui.segmentEditorWidget
-        editor.setSegmentationNode(segmentation)
-        if node and node.mriVolume:
-            editor.setSourceVolumeNode(node.mriVolume)
+        if editor.segmentationNode() is not segmentation:
+            editor.setSegmentationNode(segmentation)
+        # setSourceVolumeNode without a segmentation logs an error (qMRMLSegmentEditorWidget 5.8,
+        # vtkSlicerSegmentEditorLogic 5.10+): set it only with one, and only when it changes.
+        source = node.mriVolume if node and segmentation is not None else None
+        if source is not None and editor.sourceVolumeNode() is not source:
+            editor.setSourceVolumeNode(source)
         ready = bool(node and node.iaPetVolume and node.ivPetVolume and segmentation)
         self.ui.updateButton.enabled = ready
         self.ui.exportButton.enabled = ready
@@ -246,34 +290,36 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             self._updateTimer.start()
 
     # --- live table -------------------------------------------------------------------------------------
-    def _recompute(self):
-        analysis = self.logic.lib.update()
-        summary = analysis.summary
-        self.ui.decisionLabel.text = f"<b>{summary.decision_text}</b><br>Rule: {summary.settings.rule_text()}"
-        self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in summary.warnings)
+    def _showStatus(self, status) -> None:
+        """The Lib's LiveStatus: the decision with its rule, or "Not computed" and why (never a stale one)."""
+        if status is None:
+            return
+        if status.computed:
+            self.ui.decisionLabel.text = f"<b>{status.decision_text}</b><br>Rule: {status.rule_text}"
+            self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
+                count=len(status.recomputed_segments), ms=1000 * status.seconds)
+        else:
+            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=status.reason)
+            self.ui.statusLabel.text = ""
+        self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in status.warnings)
         table = self._parameterNode.ratioTable if self._parameterNode else None
         if table is not None:
             self.ui.ratioTableView.setMRMLTableNode(table)
-        report = self.logic.lib.last_update
-        self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
-            count=len(report.recomputed_segments), ms=1000 * report.seconds
-        )
-        return analysis
 
     def onLiveUpdateTimer(self) -> None:
-        try:
-            self._live.flush()
-        except RagalivError as error:  # live edits: say it in the panel, no modal dialog on every stroke
-            self.ui.decisionLabel.text = _("Not computed: {message}").format(message=error)
-            self.ui.warningsLabel.text = ""
+        # live edits: the reason goes in the panel, no modal dialog on every stroke
+        self._showStatus(self._live.flush())
 
     def onUpdateButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to compute the uptake ratios."), waitCursor=True):
-            self._live.pending = True
-            self._live.flush()
+        self._live.pending = True
+        with slicer.util.WaitCursor():
+            status = self._live.flush()
+        self._showStatus(status)
+        if status is not None and not status.computed:
+            slicer.util.errorDisplay(_("Failed to compute the uptake ratios: {reason}").format(reason=status.reason))
 
     # --- PET loading --------------------------------------------------------------------------------------
-    def _overrides(self, role: str) -> Optional[SuvOverrides]:
+    def _overrides(self, role: str):
         """The "SUV parameters" panel fields (the ones ragaliv.pet.suv's error hints name) as SuvOverrides;
         0 / "DICOM header" keeps the header value."""
         if not self.ui.overrideCheckBox.checked:
@@ -289,6 +335,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             text = edit.dateTime.toString("yyyy-MM-dd HH:mm:ss")
             return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
+        from ragaliv.pet.suv import SuvOverrides
+
         ia = role == "IA"
         sex = self.ui.sexComboBox.currentText
         return SuvOverrides(
@@ -302,9 +350,10 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         )
 
     def _choosePetSeries(self, role: str):
-        database = slicer.dicomDatabase
-        if database is None or not database.isOpen:
-            raise RagalivError(_("The DICOM database is not open: import the PET series in the DICOM module first."))
+        database = dicomDatabase()
+        if database is None:
+            raise RagalivError(_("The DICOM database is not open (or the DICOM module is disabled): import the PET "
+                                 "series in the DICOM module first."))
         labels, seriesUids = [], []
         for patient in database.patients():
             for study in database.studiesForPatient(patient):
@@ -341,6 +390,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         if not files:
             return
         with slicer.util.tryWithErrorDisplay(message, waitCursor=True):
+            from RagalivLesionRatioLib import load_pet_node
+
             node, _pet = load_pet_node(slicer.mrmlScene, files, f"{role} PET SUV", self._overrides(role),
                                        self._parameterNode.normalization)
             if role == "IA":
@@ -352,6 +403,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def onReapplySuv(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to re-convert the PETs to SUV."), waitCursor=True):
+            from RagalivLesionRatioLib import load_pet_node
+
             for role, node in (("IA", self._parameterNode.iaPetVolume), ("IV", self._parameterNode.ivPetVolume)):
                 files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node else []
                 if files:
@@ -385,56 +438,26 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         slicer.util.setSliceViewerLayers(background=node.mriVolume or pet, foreground=pet, foregroundOpacity=0.5)
 
     # --- placing by click -----------------------------------------------------------------------------------
-    def _startPlacing(self, callback) -> None:
-        self._stopPlacing()
-        self._placeCallback = callback
-        self._placeNode = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "Ragaliv click")
-        self._placeNode.CreateDefaultDisplayNodes()
-        self._placeNode.SetSaveWithScene(False)
-        self.addObserver(self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced)
-        selection = slicer.app.applicationLogic().GetSelectionNode()
-        selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsFiducialNode")
-        selection.SetActivePlaceNodeID(self._placeNode.GetID())
-        interaction = slicer.app.applicationLogic().GetInteractionNode()
-        interaction.SetPlaceModePersistence(0)
-        interaction.SetCurrentInteractionMode(interaction.Place)
+    def _placeByClick(self, action, what: str) -> None:
+        """One click in a view runs ``action(ras)``; Esc, right-click or any other end of Place mode cancels
+        (RagalivLesionRatioLib.placement.ClickPlacement, tested on MRML)."""
 
-    def _stopPlacing(self) -> None:
-        if self._placeNode is not None:
-            self.removeObserver(
-                self._placeNode, slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._onPointPlaced
-            )
-            # Placement cancelled (module exit, scene close, new click request): leave Place mode, or the next
-            # click in a view would create a new point list.
-            selection = slicer.app.applicationLogic().GetSelectionNode()
-            interaction = slicer.app.applicationLogic().GetInteractionNode()
-            if (interaction.GetCurrentInteractionMode() == interaction.Place
-                    and selection.GetActivePlaceNodeID() == self._placeNode.GetID()):
-                interaction.SetCurrentInteractionMode(interaction.ViewTransform)
-            if self._placeNode.GetScene() is not None:
-                slicer.mrmlScene.RemoveNode(self._placeNode)
-        self._placeNode = None
-        self._placeCallback = None
+        def onClick(ras):
+            with slicer.util.tryWithErrorDisplay(_("Could not place the segment."), waitCursor=True):
+                action(ras)
+            self.ui.statusLabel.text = ""
 
-    def _onPointPlaced(self, caller, event) -> None:
-        if caller is not self._placeNode or self._placeCallback is None:
-            return
-        position = [0.0, 0.0, 0.0]
-        caller.GetNthControlPointPositionWorld(caller.GetNumberOfControlPoints() - 1, position)
-        callback, self._placeCallback = self._placeCallback, None
-        qt.QTimer.singleShot(0, lambda node=caller: self._stopPlacingNode(node))  # not inside the markups event
-        with slicer.util.tryWithErrorDisplay(_("Could not place the segment."), waitCursor=True):
-            callback(position)
+        def onCancel():
+            self.ui.statusLabel.text = _("{what}: cancelled (no click).").format(what=what)
 
-    def _stopPlacingNode(self, node) -> None:
-        if node is self._placeNode:
-            self._stopPlacing()
+        self._placement.arm(onClick, onCancel)
+        self.ui.statusLabel.text = _("{what}: click on it in a slice view (Esc cancels).").format(what=what)
 
     def onAddLesion(self) -> None:
-        self._startPlacing(lambda ras: self.logic.lib.add_lesion(ras))
+        self._placeByClick(lambda ras: self.logic.lib.add_lesion(ras), _("Add lesion"))
 
     def onAddOrganVoi(self, name: str) -> None:
-        self._startPlacing(lambda ras: self.logic.lib.add_organ_voi(name, ras))
+        self._placeByClick(lambda ras: self.logic.lib.add_organ_voi(name, ras), name)
 
     # --- results ---------------------------------------------------------------------------------------------
     def onShowInLayout(self) -> None:
@@ -457,7 +480,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         """DICOM files of the MRI (from Slicer's DICOM database), which the SEG is defined on."""
         mri = self._parameterNode.mriVolume
         uids = (mri.GetAttribute("DICOM.instanceUIDs") or "").split() if mri else []
-        database = slicer.dicomDatabase
+        database = dicomDatabase()
         files = [database.fileForInstance(uid) for uid in uids] if uids and database is not None else []
         if not files or not all(files):
             raise RagalivError(_("The MRI was not loaded from the DICOM database, so a DICOM SEG cannot reference it."))
@@ -503,8 +526,11 @@ class RagalivLesionRatioLogic(ScriptedLoadableModuleLogic):
         return RagalivLesionRatioParameterNode(super().getParameterNode())
 
     @property
-    def lib(self) -> LesionRatioLogic:
+    def lib(self):
+        """RagalivLesionRatioLib.LesionRatioLogic on the application's scene (imported on first use)."""
         if self._lib is None or self._lib.scene is not slicer.mrmlScene:
+            from RagalivLesionRatioLib import LesionRatioLogic
+
             self._lib = LesionRatioLogic(slicer.mrmlScene)
         return self._lib
 
@@ -531,6 +557,7 @@ class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
         from ragaliv.phantom import generate
         from ragaliv.ratio.placement import sphere_segment
         from ragaliv_mrml import nodes
+        from RagalivLesionRatioLib import load_pet_node
 
         self.delayDisplay("Writing the synthetic patient")
         folder = tempfile.mkdtemp(prefix="ragaliv-test-")

@@ -1,7 +1,8 @@
 """RagalivSpectDosimetry: multi-time-point 177Lu SPECT/CT -> time-activity curves, residence times, doses.
 
 Thin Slicer wiring (Slicer's scripted-module template): all behaviour is in RagalivSpectDosimetryLib (MRML,
-no Qt) and the ragaliv core, tested without the application.
+no Qt) and the ragaliv core, tested without the application. Slicer reads this file at start-up, so the
+Lib (numpy, scipy, pydicom) is imported only when the module is first used.
 """
 
 import datetime
@@ -11,6 +12,7 @@ import sys
 from typing import Annotated, Optional
 
 import ctk
+import qt
 import slicer
 import vtk
 from slicer import vtkMRMLPlotChartNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
@@ -31,8 +33,8 @@ def _makeRagalivCoreImportable():
 
 _makeRagalivCoreImportable()
 
-from ragaliv_gui import ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
-from RagalivSpectDosimetryLib import SpectDosimetryLogic  # noqa: E402
+from ragaliv_gui import dicomDatabase, ensurePythonPackage, showTableAndChart, showWrittenFiles  # noqa: E402
+from ragaliv_gui.parameter_gui import GuiConnection  # noqa: E402
 
 MODELS = ["auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp"]
 
@@ -47,7 +49,8 @@ class RagalivSpectDosimetry(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Ragaliv SPECT Dosimetry")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Nuclear Medicine")]
-        self.parent.dependencies = []
+        # Node classes and logics come from these; DICOM is optional (header pre-fill only, guarded).
+        self.parent.dependencies = ["Plots", "Segmentations", "Tables"]
         self.parent.contributors = ["Ragaliv team"]
         self.parent.helpText = _(
             "177Lu-DOTATATE dosimetry from several SPECT/CT time points: VOI time-activity curves, kinetic fits "
@@ -96,7 +99,8 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        self._guiConnection = None
+        self._progressDialog = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -108,6 +112,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndImportEvent, self.onSceneEndImport)
         self.ui.spectSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSpectSelected)
         self.ui.addTimepointButton.connect("clicked(bool)", self.onAddTimepoint)
         self.ui.removeTimepointButton.connect("clicked(bool)", self.onRemoveTimepoint)
@@ -126,10 +131,16 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.initializeParameterNode()
 
     def onSceneStartClose(self, caller, event) -> None:
+        self._requestCancel()  # a run in progress stops before writing into the closing scene
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def onSceneEndImport(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.setParameterNode(None)  # the imported singleton node's values replace the current ones
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
@@ -149,17 +160,18 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def setParameterNode(self, inputParameterNode: Optional[RagalivSpectDosimetryParameterNode]) -> None:
         if self._parameterNode:
-            if self._parameterNodeGuiTag is not None:
-                self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            if self._guiConnection is not None:
+                self._guiConnection.disconnect()
             self.removeObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
         self._parameterNode = inputParameterNode
-        self._parameterNodeGuiTag = None
+        self._guiConnection = None
         if self._parameterNode:
-            # connectGui() returns None up to Slicer 5.8 (the tag is returned from 5.10), which would leave the
-            # connection impossible to disconnect; connectParametersToGui() returns the tag in every version.
-            self._parameterNodeGuiTag = self._parameterNode.connectParametersToGui(self._parameterWidgets())
+            # connectGui() returns None up to Slicer 5.8, disconnectGui() leaves the node observer behind up to
+            # 5.10, and 5.8's line-edit connector moves the cursor on every keystroke: GuiConnection
+            # (ragaliv_gui.parameter_gui) handles all three in every version.
+            self._guiConnection = GuiConnection(self._parameterNode, self._parameterWidgets())
             self.addObserver(
                 self._parameterNode.parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified
             )
@@ -171,7 +183,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             return
         self.ui.timepointTableView.setMRMLTableNode(node.timepointTable)
         self.ui.resultsTableView.setMRMLTableNode(node.resultsTable)
-        self.ui.runButton.enabled = bool(node.segmentation and node.timepointTable)
+        self.ui.runButton.enabled = bool(node.segmentation and node.timepointTable) and not self.logic.lib.running
         self.ui.exportButton.enabled = node.resultsTable is not None
         self.ui.reportButton.enabled = node.resultsTable is not None
         self.ui.showDoseMapButton.enabled = node.doseMap is not None
@@ -180,9 +192,10 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
     def _dicomHeader(self, volumeNode):
         """The first DICOM header of a volume loaded through Slicer's DICOM module, or None."""
         uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
-        if not uids or slicer.dicomDatabase is None:
+        database = dicomDatabase()  # None when the DICOM module is disabled or its database is not open
+        if not uids or database is None:
             return None
-        path = slicer.dicomDatabase.fileForInstance(uids[0])
+        path = database.fileForInstance(uids[0])
         if not path:
             return None
         import pydicom
@@ -242,21 +255,44 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
                 self.logic.lib.remove_timepoint(row)
 
     # --- analysis ---------------------------------------------------------------------------------------
-    def onRun(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Dosimetry failed."), waitCursor=True):
-            progressDialog = slicer.util.createProgressDialog(labelText=_("Computing dosimetry…"), maximum=0)
-            try:
-                def progress(message, *args):
-                    progressDialog.labelText = str(message)
-                    slicer.app.processEvents()
+    def _requestCancel(self) -> None:
+        if self._progressDialog is not None:
+            self._progressDialog.cancel()
 
-                result = self.logic.lib.run(progress=progress)
-            finally:
-                progressDialog.close()
+    def onRun(self) -> None:
+        """Modal progress (nothing else in Slicer can be clicked meanwhile) whose Cancel the Lib checks at every
+        pipeline step; the Lib also refuses a second run and time point changes while one runs."""
+        from RagalivSpectDosimetryLib import RunCancelled
+
+        if self.logic.lib.running:
+            return
+        self.ui.runButton.enabled = False
+        progressDialog = slicer.util.createProgressDialog(
+            labelText=_("Computing dosimetry…"), maximum=0, windowModality=qt.Qt.ApplicationModal,
+            autoClose=False, autoReset=False)
+        progressDialog.setCancelButtonText(_("Cancel"))
+        progressDialog.show()
+        self._progressDialog = progressDialog
+        result = None
+        try:
+            def progress(message, *args):
+                progressDialog.labelText = _("Computing dosimetry: {step}…").format(step=message)
+                slicer.app.processEvents()  # paints the dialog and takes its Cancel click
+
+            with slicer.util.tryWithErrorDisplay(_("Dosimetry failed."), waitCursor=True):
+                try:
+                    result = self.logic.lib.run(progress=progress, cancelled=lambda: progressDialog.wasCanceled)
+                except RunCancelled:  # not an error: no dialog
+                    self.ui.statusLabel.text = _("Dosimetry cancelled: the previous results are unchanged.")
+        finally:
+            self._progressDialog = None
+            progressDialog.close()
+            progressDialog.deleteLater()
+            self.onParameterNodeModified()
+        if result is not None:
             self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in result.warnings)
             self.ui.statusLabel.text = _("{count} VOIs, {points} time points").format(
                 count=len(result.regions), points=len(result.timepoints))
-            self.onParameterNodeModified()
             self.onShowInLayout()
 
     def onShowInLayout(self) -> None:
@@ -311,8 +347,11 @@ class RagalivSpectDosimetryLogic(ScriptedLoadableModuleLogic):
         return RagalivSpectDosimetryParameterNode(super().getParameterNode())
 
     @property
-    def lib(self) -> SpectDosimetryLogic:
+    def lib(self):
+        """RagalivSpectDosimetryLib.SpectDosimetryLogic on the application's scene (imported on first use)."""
         if self._lib is None or self._lib.scene is not slicer.mrmlScene:
+            from RagalivSpectDosimetryLib import SpectDosimetryLogic
+
             self._lib = SpectDosimetryLogic(slicer.mrmlScene)
         return self._lib
 

@@ -7,6 +7,7 @@ cache, not the event, decides what changed (GUIDE §3).
 """
 
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from ragaliv.errors import RagalivInputError
+from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
 from ragaliv.ratio.analysis import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
 from ragaliv.ratio.decision import METRIC_TITLES, RatioSettings, summarise
@@ -51,6 +52,19 @@ class UpdateReport:
 
     recomputed_segments: list[str]
     seconds: float
+
+
+@dataclass
+class LiveStatus:
+    """What the panel shows after a live update: the decision with its rule, or "Not computed" and why."""
+
+    computed: bool
+    decision_text: str
+    rule_text: str = ""
+    warnings: list[str] = field(default_factory=list)
+    reason: str = ""
+    recomputed_segments: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def suv_volume_unit(volume_node) -> Optional[str]:
@@ -176,6 +190,47 @@ class LesionRatioLogic:
             [self._segments[sid].mask.name for sid in ids if sid in recomputed], time.perf_counter() - started
         )
         return self.analysis
+
+    def live_update(self, parameters: Optional[LesionRatioParameters] = None) -> LiveStatus:
+        """:meth:`update` for the live table: never raises. On *any* error (a Ragaliv input error or a bug) the
+        table, chart and decision say "Not computed" with the reason, so a previous decision is never shown as
+        current (a wrong number is worse than a crash)."""
+        try:
+            analysis = self.update(parameters)
+        except Exception as error:  # any failure must clear the decision, not only RagalivError
+            if isinstance(error, RagalivError):
+                reason = str(error)
+            else:
+                logging.exception("RagalivLesionRatio: live update failed")
+                reason = f"internal error ({type(error).__name__}: {error}); see the Python console"
+            self.mark_not_computed(reason, parameters)
+            return LiveStatus(False, f"Not computed: {reason}", reason=reason)
+        summary = analysis.summary
+        report = self.last_update
+        return LiveStatus(True, summary.decision_text, summary.settings.rule_text(), list(summary.warnings),
+                          recomputed_segments=list(report.recomputed_segments), seconds=report.seconds)
+
+    def mark_not_computed(self, reason: str, parameters: Optional[LesionRatioParameters] = None) -> None:
+        """Empty the result table and chart data (columns kept) and set their decision to "Not computed"."""
+        self.analysis, self.last_update = None, None
+        try:
+            parameters = parameters or self.parameters()
+            table = parameters.get_node("ratioTable")
+            chart_table = parameters.get_node("ratioChartTable")
+        except Exception:  # no parameter node (scene closing): nothing is shown
+            return
+        decision = f"Not computed: {reason}"
+        if table is not None:
+            columns = [(key, title, "" if unit in ("SUV", "ratio") else unit) for key, title, unit in RATIO_COLUMNS]
+            table.SetLocked(False)
+            tables.write_table(table, columns, [], TEXT_COLUMNS)
+            table.SetAttribute("Ragaliv.Decision", decision)
+            table.SetAttribute("Ragaliv.Rule", "")
+            table.SetAttribute("Ragaliv.Warnings", "")
+            table.SetLocked(True)
+        if chart_table is not None:
+            chart_table.RemoveAllColumns()
+            chart_table.SetAttribute("Ragaliv.ChartNote", decision)
 
     @staticmethod
     def _scan_parameters(ia_node, iv_node) -> dict[str, object]:

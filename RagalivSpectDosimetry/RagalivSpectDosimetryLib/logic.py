@@ -7,10 +7,10 @@ The time points live in a table node (what the user sees) and as node references
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
-from ragaliv.errors import RagalivInputError
+from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import Volume
 from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
 from ragaliv.spect.result import StudyResult
@@ -51,6 +51,13 @@ class Timepoint:
     duration_s: Optional[float] = None
 
 
+class RunCancelled(RagalivError):
+    """The user cancelled the dosimetry run; the previous results (if any) are left as they were."""
+
+    def __init__(self) -> None:
+        super().__init__("Dosimetry cancelled: no result was written.")
+
+
 def parse_assignments(text: str, what: str) -> dict[str, str]:
     """``"Kidney left=biexp; Lesion 1 = trapezoid"`` -> {"Kidney left": "biexp", "Lesion 1": "trapezoid"}."""
     result = {}
@@ -78,6 +85,12 @@ class SpectDosimetryLogic:
         self.scene = scene
         self.result: Optional[StudyResult] = None
         self.study: Optional[SpectStudy] = None
+        self.running = False
+
+    def _refuse_while_running(self, what: str) -> None:
+        if self.running:
+            raise RagalivInputError(f"Cannot {what} while the dosimetry is running.",
+                                    "Wait for it to finish, or cancel it.")
 
     def parameters(self) -> SpectDosimetryParameters:
         return SpectDosimetryParameters(get_parameter_node(self.scene))
@@ -136,6 +149,7 @@ class SpectDosimetryLogic:
                       calibration_cps_per_mbq: Optional[float] = None, duration_s: Optional[float] = None,
                       parameters: Optional[SpectDosimetryParameters] = None) -> int:
         """Add (or replace, for the same SPECT volume) a time point; returns its index in time order."""
+        self._refuse_while_running("add a time point")
         parameters = parameters or self.parameters()
         if spect_node is None:
             raise RagalivInputError("No SPECT volume selected.", "Select the SPECT of this time point.")
@@ -148,6 +162,7 @@ class SpectDosimetryLogic:
         return [p.spect.GetID() for p in points].index(spect_node.GetID())
 
     def remove_timepoint(self, index: int, parameters: Optional[SpectDosimetryParameters] = None) -> None:
+        self._refuse_while_running("remove a time point")
         parameters = parameters or self.parameters()
         points = self.timepoints(parameters)
         if not 0 <= index < len(points):
@@ -229,14 +244,41 @@ class SpectDosimetryLogic:
         )
 
     # --- run -----------------------------------------------------------------------------------------
-    def run(self, parameters: Optional[SpectDosimetryParameters] = None, progress=None) -> StudyResult:
-        parameters = parameters or self.parameters()
-        self.study = self.build_study(parameters)
-        self.result = analyse_study(self.study, progress)
-        self._write_results(parameters)
-        self._write_curves(parameters)
-        self._write_dose_map(parameters)
-        return self.result
+    def run(self, parameters: Optional[SpectDosimetryParameters] = None,
+            progress: Optional[Callable[[str], None]] = None,
+            cancelled: Optional[Callable[[], bool]] = None) -> StudyResult:
+        """Build the study from the scene, analyse it and write the result nodes.
+
+        ``progress(message)`` is called at each step of the core pipeline (where Slicer processes events), and
+        ``cancelled()`` is asked after each: when it says True, :class:`RunCancelled` is raised before anything
+        is written, so the scene keeps the previous results. A run cannot start while one is running (a
+        second click, or a slot reached through the progress dialog's event processing), and time points
+        cannot be added or removed meanwhile.
+        """
+        self._refuse_while_running("start a dosimetry run")
+        self.running = True
+        try:
+            def check() -> None:
+                if cancelled is not None and cancelled():
+                    raise RunCancelled()
+
+            def step(message: str, *args) -> None:
+                if progress is not None:
+                    progress(message, *args)
+                check()
+
+            parameters = parameters or self.parameters()
+            step("reading the time points and VOIs")
+            study = self.build_study(parameters)
+            result = analyse_study(study, step)
+            step("writing the result tables and curves")
+            self.study, self.result = study, result
+            self._write_results(parameters)
+            self._write_curves(parameters)
+            self._write_dose_map(parameters)
+            return self.result
+        finally:
+            self.running = False
 
     def _write_results(self, parameters: SpectDosimetryParameters) -> None:
         result = self.result

@@ -113,3 +113,79 @@ def test_cli_starts_without_importing_slicer_or_heavy_modules():
     code = f"import sys, ragaliv.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+# --- issue 10: the modules as Slicer 5.8-5.12 load them ---------------------------------------------------
+def _module_level_imports(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_files_import_no_numpy_scipy_pydicom_at_start_up(module):
+    """Slicer executes each module file at start-up: its module-level imports must stay light (the Lib, with
+    numpy/scipy/pydicom/SimpleITK, is imported on first use)."""
+    names = _module_level_imports(REPO / module / f"{module}.py")
+    ours = sorted({name for name in names if name.split(".")[0] in ("ragaliv", "ragaliv_gui", "ragaliv_mrml")
+                   or name.startswith("Ragaliv")})
+    assert set(ours) <= {"ragaliv.errors", "ragaliv_gui", "ragaliv_gui.parameter_gui"}, ours
+    code = ("import sys; sys.path.insert(0, 'RagalivExtension'); import ragaliv.errors, ragaliv_gui, "
+            "ragaliv_gui.parameter_gui; print(sorted(m for m in ('numpy', 'scipy', 'pydicom', 'SimpleITK', 'slicer')"
+            " if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert output.stdout.strip() == "[]"
+
+
+def _dependencies(module):
+    tree = ast.parse((REPO / module / f"{module}.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute)
+                and node.targets[0].attr == "dependencies"):
+            return {element.value for element in node.value.elts}
+    return set()
+
+
+def test_module_dependencies_name_the_modules_they_use():
+    assert _dependencies("RagalivLesionRatio") == {"DICOM", "Markups", "Plots", "Segmentations", "Tables"}
+    assert _dependencies("RagalivSpectDosimetry") == {"Plots", "Segmentations", "Tables"}
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_files_avoid_the_version_specific_pitfalls(module):
+    source = (REPO / module / f"{module}.py").read_text(encoding="utf-8")
+    assert "slicer.dicomDatabase" not in source  # absent when the DICOM module is disabled: ragaliv_gui.dicomDatabase
+    assert ".connectGui(" not in source and ".disconnectGui(" not in source  # GuiConnection (5.8/5.10 leak)
+    assert "pip_install(" not in source  # only ragaliv_gui.ensurePythonPackage, pinned and constrained
+
+
+def test_lesion_ratio_editor_wiring_follows_segment_editor_py():
+    source = (REPO / "RagalivLesionRatio" / "RagalivLesionRatio.py").read_text(encoding="utf-8")
+    for needed in ("EndImportEvent", "effectRegistered(QString)", "turnOffLightboxes()",
+                   "setAutoShowSourceVolumeNode(False)", "_selectSegmentEditorNode()", "ClickPlacement("):
+        assert needed in source, needed
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_cmake_lists_every_lib_script(module):
+    cmake = (REPO / module / "CMakeLists.txt").read_text(encoding="utf-8")
+    listed = set(re.findall(r"\$\{MODULE_NAME\}Lib/(\w+\.py)", cmake))
+    assert listed == {path.name for path in (REPO / module / f"{module}Lib").glob("*.py")}
+
+
+def test_core_needs_no_package_that_slicer_lacks_at_import():
+    """slicerio/pynrrd are never used; highdicom and matplotlib only inside functions or in the plot modules
+    that their callers import lazily (Testing/slicer58 imports every core module without them)."""
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] in ("slicerio", "nrrd")]
+    assert not offenders, offenders
