@@ -47,7 +47,7 @@ def test_any_other_error_also_clears_the_decision(computed, monkeypatch):
 
     monkeypatch.setattr(lib_logic, "uptake_statistics", broken)
     segmentation = parameters.segmentation.GetSegmentation()
-    from ragaliv.lesion_placement import sphere_segment
+    from ragaliv.ratio.placement import sphere_segment
     from ragaliv_mrml import nodes
 
     mask = sphere_segment("Lesion 1", [0.0, 0.0, 0.0], 10.0, nodes.volume_geometry(parameters.mri))
