@@ -309,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("output", nargs="?", default=os.path.join("out", "demo"))
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=command_demo)
+
+    # --- review: the web app (package ragaliv_review; its dependencies are optional) ----- issue 11 ---
+    from ragaliv_review.arguments import add_review_command  # argparse only; trame-slicer loads when it runs
+
+    add_review_command(commands)
+    # --- end review ------------------------------------------------------------------------------------
     return parser
 
 
