@@ -37,6 +37,7 @@ def lesion_ras(truth, name):
 
 
 def one_reading(browser, patient: pathlib.Path, work: pathlib.Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     page = ReviewPage(browser.new_page(viewport={"width": 1600, "height": 1000}))
     started = time.perf_counter()
     server = ReviewServer(patient, work / "readings", work / "server.log", "--no-segmentation")
