@@ -62,6 +62,7 @@ $(CHROMIUM):
 	@echo "Chromium not found at $(CHROMIUM): installing the Debian package chromium"
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+	@test -x $(CHROMIUM) || { echo "make review-test: no Chromium at $(CHROMIUM) after installing; set CHROMIUM=PATH"; exit 1; }
 
 # Server-side tests and end-to-end tests in headless Chromium; a skipped test fails the run.
 review-test: $(REVIEW_TEST_STAMP) $(CHROMIUM)

@@ -8,7 +8,9 @@ so that a client can map its pixels to patient coordinates); ``saved_folder`` an
 """
 
 import asyncio
+import logging
 import os
+import socket
 import time
 from typing import Any, Optional
 
@@ -28,8 +30,10 @@ from .layout import build_page, slice_view_gutter
 from .lib import lesion_ratio_lib
 from .loading import load_reading
 from .placement import ClickPlacement
-from .reading import ReadingSession, refusal_text
+from .reading import ReadingSession, internal_error_text
 from .scheduling import AsyncioScheduler
+
+logger = logging.getLogger(__name__)
 
 AXIAL, CORONAL = "Red", "Green"  # trame-slicer's axial and coronal slice views
 EXTRA_LOGICS = ("vtkSlicerTablesLogic", "vtkSlicerPlotsLogic")  # the Lib writes table and plot nodes
@@ -133,29 +137,43 @@ class ReviewApp:
             "reader": self.inputs.reader, "saving": False, "saved_folder": "", "saved_files": [],
         })
 
-    def _bind(self) -> None:
-        state, ctrl = self.state, self.ctrl
-        state.change("pet_shown", "fusion_opacity")(lambda **_: self._show_fusion())
-        state.change("pet_window")(lambda pet_window, **_: self._set_pet_window(pet_window))
-        state.change("axial_mm")(lambda axial_mm, **_: self._set_offset(AXIAL, axial_mm))
-        state.change("coronal_mm")(lambda coronal_mm, **_: self._set_offset(CORONAL, coronal_mm))
-        for name in ("metric", "aggregate", "threshold"):
-            state.change(name)(lambda _setting=name, **values: self._set_rule(_setting, values[_setting]))
-        for name in PLACEMENT_SETTINGS:
-            state.change(name)(lambda _setting=name, **values: self._set_placement(_setting, values[_setting]))
-        state.change("selected_segment_id")(lambda selected_segment_id, **_: self._select(selected_segment_id))
-        state.change("tool")(lambda tool, **_: self._set_tool(tool))
-        state.change("brush_mm")(lambda brush_mm, **_: self._set_brush(brush_mm))
-        ctrl.arm_lesion = self.arm_lesion
-        ctrl.arm_organ = self.arm_organ
-        ctrl.disarm = self.placement.disarm
-        ctrl.undo = self.correction.undo
-        ctrl.redo = self.correction.redo
-        ctrl.remove_segment = self.remove_selected_segment
-        ctrl.save = self.save
+    def _guarded(self, handler):
+        """``handler`` with its unexpected errors shown to the reader (trame would only log them)."""
 
-    def _refuse(self, message: str, hint: str = "") -> None:
-        self.publish({"refusal": refusal_text(RagalivInputError(message, hint or None))})
+        def run(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except Exception as error:  # never a silent failure
+                logger.exception("ragaliv review: internal error")
+                self.publish({"refusal": internal_error_text(error)})
+                return None
+
+        return run
+
+    def _bind(self) -> None:
+        state, ctrl, guarded = self.state, self.ctrl, self._guarded
+        changes = {
+            ("pet_shown", "fusion_opacity"): lambda **_: self._show_fusion(),
+            ("pet_window",): lambda pet_window, **_: self._set_pet_window(pet_window),
+            ("axial_mm",): lambda axial_mm, **_: self._set_offset(AXIAL, axial_mm),
+            ("coronal_mm",): lambda coronal_mm, **_: self._set_offset(CORONAL, coronal_mm),
+            ("selected_segment_id",): lambda selected_segment_id, **_: self._select(selected_segment_id),
+            ("tool",): lambda tool, **_: self._set_tool(tool),
+            ("brush_mm",): lambda brush_mm, **_: self._set_brush(brush_mm),
+        }
+        for name in ("metric", "aggregate", "threshold"):
+            changes[(name,)] = lambda _setting=name, **values: self._set_rule(_setting, values[_setting])
+        for name in PLACEMENT_SETTINGS:
+            changes[(name,)] = lambda _setting=name, **values: self._set_placement(_setting, values[_setting])
+        for names, handler in changes.items():
+            state.change(*names)(guarded(handler))
+        ctrl.arm_lesion = guarded(self.arm_lesion)
+        ctrl.arm_organ = guarded(self.arm_organ)
+        ctrl.disarm = guarded(self.placement.disarm)
+        ctrl.undo = guarded(self.correction.undo)
+        ctrl.redo = guarded(self.correction.redo)
+        ctrl.remove_segment = guarded(self.remove_selected_segment)
+        ctrl.save = self.save  # the session reports its own errors
 
     # --- display -----------------------------------------------------------------------------------------------
     def _show_fusion(self) -> None:
@@ -283,8 +301,22 @@ class ReviewApp:
                           "saved_files": sorted(os.path.relpath(path, folder) for path in paths.values())})
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server (another reader's) listens on, before spending seconds loading images."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise RagalivInputError(
+                f"Cannot listen on {host}:{port} ({error.strerror}).",
+                "Another `ragaliv review` (another reader) or another program uses this port: give --port.",
+            ) from None
+
+
 def serve(inputs: ReviewInputs, host: str = "127.0.0.1", port: int = 8080) -> int:
     """Load the reading and serve it until the process is stopped (Ctrl+C)."""
+    check_port_free(host, port)
     started = time.perf_counter()
     app = ReviewApp(inputs, get_server(client_type="vue3"))
     print(f"Ragaliv Review: {inputs.title} loaded in {time.perf_counter() - started:.1f} s. "

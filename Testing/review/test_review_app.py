@@ -193,3 +193,13 @@ def test_view_geometry_tells_clients_where_patient_points_are(app):
         centre = matrix @ np.array([geometry[tag]["size"][0] / 2, geometry[tag]["size"][1] / 2, 0.0, 1.0])
         normal_axis = 2 if orientation == "Axial" else 1
         assert centre[normal_axis] == pytest.approx(geometry[tag]["offset_mm"])
+
+
+def test_an_unexpected_error_in_a_page_action_is_shown_not_swallowed(app, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("brush pipeline missing")
+
+    monkeypatch.setattr(app.correction, "set_tool", broken)
+    app.state.tool = "paint"
+    app.state.flush()
+    assert app.state.refusal.startswith("Internal error (RuntimeError: brush pipeline missing)")

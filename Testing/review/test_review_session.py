@@ -81,6 +81,18 @@ def test_without_the_optional_packages_the_command_says_how_to_install_them(monk
     assert "needs the optional package 'trame_slicer'" in error and "requirements-review.txt" in error
 
 
+def test_a_port_in_use_is_refused_before_loading(synthetic_patient_dir, tmp_path, capsys):
+    import socket
+
+    with socket.socket() as other_reader:
+        other_reader.bind(("127.0.0.1", 0))
+        other_reader.listen()
+        port = other_reader.getsockname()[1]
+        assert ragaliv_main(["review", str(synthetic_patient_dir), "--port", str(port), "-o", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"Cannot listen on 127.0.0.1:{port}" in error and "give --port" in error
+
+
 # --- the session on the Lib --------------------------------------------------------------------------------------
 def test_table_reproduces_truth_and_the_decision_of_the_cli(synthetic_patient_dir, tmp_path, scheduler):
     truth = json.loads((synthetic_patient_dir / "truth.json").read_text())
@@ -129,6 +141,22 @@ def test_an_edit_reaches_the_table_once_the_debounce_timer_fires(synthetic_patie
     session.remove_segment(segment_id)
     scheduler.run()
     assert published["rows"] == []
+
+
+def test_a_placement_the_lib_refuses_is_shown_and_adds_nothing(synthetic_patient_dir, tmp_path, scheduler):
+    session, published = open_session(inputs_for(synthetic_patient_dir, "--no-segmentation", "-o", tmp_path),
+                                      scheduler)
+    assert session.add_lesion([400.0, 400.0, 30.0]) is None
+    assert published["refusal"].startswith("The clicked point is outside the reference image.")
+    session.set_setting("placementMode", "auto")
+    assert session.add_lesion([0.0, 150.0, 30.0]) is None  # in the MRI, but in air: no uptake to contour
+    assert "No uptake found near the click" in published["refusal"]
+    scheduler.run()
+    assert published["rows"] == [] and session.parameters.segmentation.GetSegmentation().GetNumberOfSegments() == 0
+    truth = json.loads((synthetic_patient_dir / "truth.json").read_text())
+    x, y, z = truth["segments"]["Lesion 3"]["centre_lps_mm"]
+    assert session.add_lesion([-x, -y, z])
+    assert published["refusal"] == ""  # the next accepted action clears the message
 
 
 # --- saving ------------------------------------------------------------------------------------------------------
