@@ -11,6 +11,7 @@ from undo_stack import UndoStack
 
 TOOLS = {"none": None, "paint": SegmentationEffectPaint, "erase": SegmentationEffectErase}
 DEFAULT_BRUSH_MM = 10.0
+UNDO_STEPS = 10  # each step keeps two copies of the whole segmentation (trame-slicer's undo command)
 
 
 class SegmentCorrection:
@@ -18,7 +19,7 @@ class SegmentCorrection:
         """``editor``: the app's trame-slicer ``SegmentationEditor``; the brush works on the grid of
         ``reference_volume_node`` (the MRI the lesions are drawn on)."""
         self.editor = editor
-        self.undo_stack = UndoStack(undo_limit=50)
+        self.undo_stack = UndoStack(undo_limit=UNDO_STEPS)
         editor.set_undo_stack(self.undo_stack)
         editor.set_active_segmentation(segmentation_node, reference_volume_node)
         self.tool = "none"

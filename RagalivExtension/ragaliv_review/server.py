@@ -81,7 +81,7 @@ class ReviewApp:
         self.placement = ClickPlacement(self.scene, markups_logic, self.scheduler,
                                         lambda label: self.publish({"armed": label}))
         self.correction = SegmentCorrection(self.slicer_app.segmentation_editor, self.loaded.segmentation,
-                                            self.loaded.mri or self.loaded.ia_pet)
+                                            self.reference_volume)
         self.correction.undo_stack.index_changed.connect(lambda *_: self._publish_undo())
         self._show_fusion()
         self._set_pet_window(self.state.pet_window)
@@ -105,6 +105,11 @@ class ReviewApp:
     @property
     def parameters(self):
         return self.loaded.parameters
+
+    @property
+    def reference_volume(self):
+        """What the lesions are drawn on: the MRI, or the IA PET when no MRI was given."""
+        return self.loaded.mri if self.loaded.mri is not None else self.loaded.ia_pet
 
     def publish(self, changes: dict[str, Any]) -> None:
         """Page state from the session and the views (sent to the browser when the block exits)."""
@@ -177,10 +182,12 @@ class ReviewApp:
 
     # --- display -----------------------------------------------------------------------------------------------
     def _show_fusion(self) -> None:
+        """The chosen PET over the MRI; without an MRI, the chosen PET alone."""
         pet = self.loaded.ia_pet if self.state.pet_shown == "IA" else self.loaded.iv_pet
-        background = self.loaded.mri or pet
-        display.show_fusion(self.slice_views, background, pet if background is not pet else None,
-                            self.state.fusion_opacity)
+        if self.loaded.mri is not None:
+            display.show_fusion(self.slice_views, self.loaded.mri, pet, self.state.fusion_opacity)
+        else:
+            display.show_fusion(self.slice_views, pet, None, self.state.fusion_opacity)
 
     def _set_pet_window(self, key: str) -> None:
         if key in display.PET_WINDOWS_SUV:
@@ -220,6 +227,7 @@ class ReviewApp:
         def placed(ras):
             segment_id = place(ras)
             if segment_id:
+                self._forget_strokes()
                 self.publish({"selected_segment_id": segment_id})
 
         self.placement.arm(label, placed)
@@ -265,6 +273,13 @@ class ReviewApp:
             self._set_tool("none")
             self.publish({"tool": "none", "selected_segment_id": None})
             self.session.remove_segment(segment_id)
+            self._forget_strokes()
+
+    def _forget_strokes(self) -> None:
+        """Undo restores the whole segmentation as it was before a stroke, so after a placement or a removal
+        it would also take that back: the strokes before it can no longer be undone."""
+        self.correction.undo_stack.clear()
+        self._publish_undo()
 
     # --- rule --------------------------------------------------------------------------------------------------
     def _set_rule(self, name: str, value) -> None:

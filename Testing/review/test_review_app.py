@@ -143,7 +143,18 @@ def test_a_paint_stroke_changes_that_row_only_and_undo_restores_it(app, truth, s
     app.state.flush()
     drag(view, [ras[0] - 5.0, ras[1], ras[2]], [ras[0] + 5.0, ras[1], ras[2]])
     scheduler.run()
-    assert rows(app)["Lesion 1"]["volume_ml"] < before["Lesion 1"]["volume_ml"]
+    erased = rows(app)["Lesion 1"]["volume_ml"]
+    assert erased < before["Lesion 1"]["volume_ml"] and app.state.can_undo
+    # Undo restores the whole segmentation of before the stroke: after a placement it would remove the new
+    # segment too, so a placement ends the strokes' undo history.
+    app.arm_organ("Spleen")
+    spleen_ras = [-100.0, -50.0, 100.0]  # LPS (100, 50, 100): the spleen's centre
+    click(axial(app, spleen_ras[2]), spleen_ras)
+    scheduler.run()
+    assert "Spleen" in rows(app) and not app.state.can_undo
+    app.correction.undo()
+    scheduler.run()
+    assert "Spleen" in rows(app) and rows(app)["Lesion 1"]["volume_ml"] == erased
 
 
 def test_fusion_toggle_and_pet_windows_in_suv(app):
@@ -203,3 +214,27 @@ def test_an_unexpected_error_in_a_page_action_is_shown_not_swallowed(app, monkey
     app.state.tool = "paint"
     app.state.flush()
     assert app.state.refusal.startswith("Internal error (RuntimeError: brush pipeline missing)")
+
+
+def test_without_an_mri_the_ia_pet_is_shown_and_drawn_on(synthetic_patient_dir, tmp_path, scheduler, truth):
+    from ragaliv_review.server import ReviewApp
+    from trame.app import get_server
+    from trame_slicer.views import SliceLayer
+
+    inputs = inputs_for("--ia", synthetic_patient_dir / "pet_ia", "--iv", synthetic_patient_dir / "pet_iv",
+                        "-o", tmp_path)
+    app = ReviewApp(inputs, get_server(f"review-test-{next(_servers)}", client_type="vue3"), scheduler)
+    app.state.ready()
+    try:
+        view = app.slice_views[0]
+        assert view.get_layer_volume_id(SliceLayer.Background) == app.loaded.ia_pet.GetID()
+        assert view.get_layer_volume_id(SliceLayer.Foreground) is None
+        ras = lesion_click_ras(truth, "Lesion 2")
+        axial(app, ras[2])
+        app.arm_lesion()
+        click(view, ras)
+        scheduler.run()
+        row = rows(app)["Lesion 1"]
+        assert row["ia_suvmean"] == pytest.approx(truth["segments"]["Lesion 2"]["ia"]["suvmean"], rel=0.02)
+    finally:
+        app.session.live.stop()
