@@ -15,6 +15,7 @@ from .suv_flags import add_suv_flags, iso_datetime, positive
 METRICS = ("suvmax", "suvmean", "suvpeak")
 AGGREGATES = ("mean", "median")
 NORMALIZATIONS = ("bw", "lbm", "lbm-james", "bsa", "ibw")  # as ragaliv.pet.suv.NORMALIZATIONS
+REVIEW_PORT = 8080
 TAC_MODELS = ("auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp")
 
 __all__ = ["build_parser", "iso_datetime", "positive"]
@@ -111,6 +112,38 @@ def _demo(commands) -> None:
     demo.set_defaults(command_module="demo")
 
 
+def _review(commands) -> None:
+    review = commands.add_parser(
+        "review", help="the five-lesion reading in a web browser (optional: requirements-review.txt)",
+        description="Serve one patient's reading (MRI with the IA or IV PET fused, click to place lesions, "
+                    "paint/erase, organ VOIs, the live IA/IV table and decision) to a web browser. One process "
+                    "serves one reader: start one per reader, each on its own port.")
+    review.add_argument("patient", nargs="?",
+                        help="patient folder (mri/, pet_ia/, pet_iv/, segmentation.seg.nrrd), as `ragaliv phantom` "
+                             "writes it; the flags below replace its files")
+    review.add_argument("--ia", help="IA PET (DICOM folder, or NRRD/NIfTI in Bq/mL with the SUV flags)")
+    review.add_argument("--iv", help="IV PET (DICOM folder, or NRRD/NIfTI in Bq/mL with the SUV flags)")
+    review.add_argument("--reference", help="the MRI the lesions are drawn on (DICOM folder or image file)")
+    review.add_argument("--segmentation", help="segments to start from: Slicer .seg.nrrd, or a labelmap with --labels")
+    review.add_argument("--labels", help="CSV 'label,name' for a labelmap segmentation")
+    review.add_argument("--no-segmentation", action="store_true",
+                        help="start from no segment (ignore the patient folder's segmentation.seg.nrrd)")
+    review.add_argument("--metric", default=DEFAULT_RATIO_METRIC, choices=METRICS)
+    review.add_argument("--aggregate", default=DEFAULT_RATIO_AGGREGATE, choices=AGGREGATES)
+    review.add_argument("--threshold", type=positive, default=DEFAULT_RATIO_THRESHOLD,
+                        help=f"eligibility threshold (default {DEFAULT_RATIO_THRESHOLD:g})")
+    review.add_argument("--normalization", default="bw", choices=NORMALIZATIONS)
+    review.add_argument("-o", "--output", default=os.path.join("out", "review"),
+                        help="folder the saved readings go into, one sub-folder per save (default out/review)")
+    review.add_argument("--reader", default="", help="the reader's name (can also be typed in the page)")
+    review.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+    review.add_argument("--port", type=int, default=REVIEW_PORT, help=f"port (default {REVIEW_PORT})")
+    add_suv_flags(review, "ia-", "IA")
+    add_suv_flags(review, "iv-", "IV")
+    review.set_defaults(command_module="review")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ragaliv",
@@ -120,6 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of internal errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for add in (_suv, _ratio, _tac, _dosimetry, _report, _batch, _phantom, _demo):
+    for add in (_suv, _ratio, _tac, _dosimetry, _report, _batch, _phantom, _demo, _review):
         add(commands)
     return parser

@@ -86,9 +86,15 @@ def load_pet(path: str, values: dict[str, Any], normalization: str, prefix: str 
     except RagalivInputError as error:
         if not prefix:
             raise
-        message = f"{what}: {error.message}"
-        hint: Optional[str] = error.hint or ""
-        for flag in ("dose-mbq", "injection-time", "scan-time"):
-            hint = hint.replace(f"--{flag}", f"--{prefix}{flag}")
-            message = message.replace(f"--{flag}", f"--{prefix}{flag}")
-        raise RagalivInputError(message, hint or None) from None
+        raise for_scan(error, prefix, what) from None
+
+
+def for_scan(error: RagalivInputError, prefix: str, what: str) -> RagalivInputError:
+    """``error`` of one scan's SUV, with that scan's flags (``--ia-dose-mbq``) and its name (``IA PET: ...``)."""
+    message = f"{what}: {error.message}"
+    hint: Optional[str] = error.hint or ""
+    for flag in SCAN_KEYS:
+        flag = flag.replace("_", "-")
+        hint = hint.replace(f"--{flag}", f"--{prefix}{flag}")
+        message = message.replace(f"--{flag}", f"--{prefix}{flag}")
+    return RagalivInputError(message, hint or None)
