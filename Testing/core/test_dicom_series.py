@@ -53,6 +53,8 @@ def image(pixels: np.ndarray, sop_class: str = CT_STORAGE, **attributes) -> File
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
     ds.PixelData = pixels.tobytes()
+    if sop_class == CT_STORAGE:  # Type 1 in the CT Image module
+        ds.RescaleSlope, ds.RescaleIntercept = "1", "0"
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)
     return ds
@@ -272,8 +274,8 @@ def test_direct_pixel_read_equals_pydicom(tmp_path):
         write_slices(Volume(np.abs(values) if modality == "MR" else values, geometry), str(folder), modality,
                      patient, study, series, pet)
         (found,) = list_series(str(folder))
-        for path, header, offset in zip(found.files, found.headers, found.pixel_offsets):
-            assert offset is not None
-            fast = _read_pixels(path, header, offset)
-            reference = pydicom.dcmread(path).pixel_array
-            assert fast.dtype == reference.dtype and np.array_equal(fast, reference), (modality, path)
+        for record in found.records:
+            assert record.native_little_endian and record.pixel_offset is not None
+            fast = _read_pixels(record)
+            reference = pydicom.dcmread(record.path).pixel_array
+            assert fast.dtype == reference.dtype and np.array_equal(fast, reference), (modality, record.path)

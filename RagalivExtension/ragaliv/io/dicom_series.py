@@ -2,32 +2,30 @@
 
 Why our own reader: PET quantification needs the *per-slice* headers (RescaleSlope, AcquisitionTime,
 ActualFrameDuration differ per slice in real PET, PET notes §3.1 and §7), and a missing slice must be an
-error rather than a silently stretched volume.
+error rather than a silently stretched or shortened volume. Headers are parsed by :mod:`.dicom_header`
+(fast, no pydicom import on the usual files) and the pixel data is read in one piece per file.
 
 * :func:`list_series` reads headers only and groups files by SeriesInstanceUID.
 * :func:`select_series` picks the one series of an expected modality, or explains what was found.
 * :func:`load_volume` stacks single-frame slices (PT, CT, MR) along the slice normal, or reads a
   multi-frame object (NM SPECT, classic or enhanced multi-frame PT/CT), applying RescaleSlope/Intercept
-  per slice (per frame).
+  per slice (per frame) after :mod:`.dicom_checks` has found the series whole and its rescale valid.
 """
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from ..errors import RagalivInputError
 from ..geometry import Geometry, Volume
+from . import dicom_checks as checks
+from .dicom_header import DicomFile, UnreadableDicomFile, read_dicom_file
 
 PathInput = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-# Media Storage Directory (DICOMDIR) SOP Class: an index file, not an image (DICOM PS3.4 Annex F).
-_DICOMDIR_SOP_CLASS_UID = "1.2.840.10008.1.3.10"
 
 # Relative tolerance on slice gaps: a missing slice doubles a gap, rounding in DS strings is < 0.1 %.
 _GAP_RELATIVE_TOLERANCE = 0.02
@@ -37,6 +35,7 @@ _ORIENTATION_TOLERANCE = 1e-4
 # Pixel value unit by PET Units (0054,1001) (PET notes §3.2) and by modality.
 _UNIT_BY_PET_UNITS = {"BQML": "Bq/mL", "GML": "g/mL", "CM2ML": "cm2/mL", "CNTS": "counts"}
 _UNIT_BY_MODALITY = {"CT": "HU", "NM": "counts"}
+_EMISSION = ("PT", "NM")
 
 _SERIES_HINT = (
     "Point the input at a folder (or files) holding exactly one series; in Slicer load the series "
@@ -44,16 +43,60 @@ _SERIES_HINT = (
 )
 
 
+class PydicomHeaders(Sequence):
+    """pydicom Datasets of ``files`` (pixels not read), parsed on first access and kept per file (the frames of
+    one multi-frame file share one object): for code that needs pydicom objects, e.g. highdicom in the DICOM
+    SEG/SR export. The core reads the fast headers instead."""
+
+    def __init__(self, files: Sequence[str]):
+        self._files = list(files)
+        self._datasets: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        path = self._files[index]
+        dataset = self._datasets.get(path)
+        if dataset is None:
+            import pydicom
+
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            self._datasets[path] = dataset
+        return dataset
+
+
 @dataclass
 class DicomSeries:
-    """One series found on disk: its identity, its files and their headers (pixels not read)."""
+    """One series found on disk: its identity, its files and their headers (pixels not read).
+
+    ``fast_headers`` are the headers as :mod:`.dicom_header` read them (read like pydicom Datasets);
+    ``headers`` gives pydicom Datasets of the same files, parsed on first use. ``problems`` lists files under the
+    same input that are DICOM but unreadable and belong to this series, or to no series that could be told."""
 
     series_instance_uid: str
     modality: str
     series_description: str
     files: list[str] = field(default_factory=list)
-    headers: list[Dataset] = field(default_factory=list)
-    pixel_offsets: list[Optional[int]] = field(default_factory=list)  # byte offset of (7FE0,0010), if known
+    fast_headers: list[Any] = field(default_factory=list)
+    records: list[DicomFile] = field(default_factory=list)
+    problems: list[UnreadableDicomFile] = field(default_factory=list)
+    role: str = "DICOM"
+    folder: str = ""
+    _pydicom_headers: Optional[PydicomHeaders] = field(default=None, repr=False, compare=False)
+
+    @property
+    def headers(self) -> PydicomHeaders:
+        if self._pydicom_headers is None or len(self._pydicom_headers) != len(self.files):
+            self._pydicom_headers = PydicomHeaders(self.files)
+        return self._pydicom_headers
+
+    @property
+    def label(self) -> str:
+        """``the IA PET series in /data/pet_ia`` - for messages."""
+        return checks.series_label(self.role, self.folder)
 
     def describe(self) -> str:
         """``CT 'Abdomen' (120 files)`` - how a user recognises the series."""
@@ -83,61 +126,73 @@ def _candidate_files(path: PathInput) -> list[str]:
     return files
 
 
-def _read_header(path: str) -> tuple[Optional[Dataset], Optional[int]]:
-    """Header of a DICOM file and the byte offset where its pixel data element starts (reading stops
-    there), or (None, None) for anything that is not a DICOM image (DICOMDIR, .txt ...)."""
-    try:
-        with open(path, "rb") as stream:
-            dataset = pydicom.dcmread(stream, stop_before_pixels=True, force=False)
-            offset = stream.tell()
-    except Exception:  # not DICOM, or too broken to be one of ours: skip it like any other stray file
-        return None, None
-    sop_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
-    if sop_class == _DICOMDIR_SOP_CLASS_UID or "DirectoryRecordSequence" in dataset:
-        return None, None
-    if not str(dataset.get("SeriesInstanceUID", "") or ""):
-        return None, None
-    return dataset, offset
+def _scan(path: PathInput) -> tuple[list[DicomSeries], list[UnreadableDicomFile]]:
+    """Series under ``path`` and the unreadable DICOM files whose series cannot be told."""
+    by_uid: dict[str, DicomSeries] = {}
+    strays: list[UnreadableDicomFile] = []
+    folder = os.fspath(path) if isinstance(path, (str, os.PathLike)) else ""
+    for file_path in _candidate_files(path):
+        try:
+            record = read_dicom_file(file_path)
+        except UnreadableDicomFile as problem:
+            if problem.series_instance_uid:
+                series = by_uid.setdefault(problem.series_instance_uid, DicomSeries(
+                    problem.series_instance_uid, "", "", folder=folder))
+                series.problems.append(problem)
+            else:
+                strays.append(problem)
+            continue
+        if record is None:
+            continue
+        header = record.header
+        sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+        uid = str(header.get("SeriesInstanceUID", "") or "").strip()
+        if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in header or not uid:
+            continue  # a DICOMDIR index (PS3.4 Annex F), or no series at all
+        series = by_uid.get(uid)
+        if series is None:
+            series = DicomSeries(uid, "", "", folder=folder)
+            by_uid[uid] = series
+        if not series.files:
+            series.modality = str(header.get("Modality", "") or "").strip()
+            series.series_description = str(header.get("SeriesDescription", "") or "").strip()
+        series.files.append(file_path)
+        series.fast_headers.append(header)
+        series.records.append(record)
+    found = [series for series in by_uid.values() if series.files or series.problems]
+    for series in found:
+        series.problems.extend(strays)
+    return found, strays
 
 
 def list_series(path: PathInput) -> list[DicomSeries]:
     """All DICOM series under ``path`` (folder searched recursively, one file, or a list of files).
 
-    Only headers are read; files that are not DICOM (DICOMDIR, text, images) are skipped silently.
+    Only headers are read; files that are not DICOM (DICOMDIR, text, images) are skipped. DICOM files that
+    cannot be read whole are kept in each series' ``problems`` (they make :func:`load_volume` refuse).
     """
-    by_uid: dict[str, DicomSeries] = {}
-    for file_path in _candidate_files(path):
-        dataset, pixel_offset = _read_header(file_path)
-        if dataset is None:
-            continue
-        uid = str(dataset.SeriesInstanceUID)
-        series = by_uid.get(uid)
-        if series is None:
-            series = DicomSeries(
-                series_instance_uid=uid,
-                modality=str(dataset.get("Modality", "") or "").strip(),
-                series_description=str(dataset.get("SeriesDescription", "") or "").strip(),
-            )
-            by_uid[uid] = series
-        series.files.append(file_path)
-        series.headers.append(dataset)
-        series.pixel_offsets.append(pixel_offset)
-    return list(by_uid.values())
+    return [series for series in _scan(path)[0] if series.files]
 
 
 def select_series(path: PathInput, modalities: Sequence[str] = ("PT",), role: str = "PET") -> DicomSeries:
     """The single series under ``path`` whose Modality (0008,0060) is one of ``modalities``."""
-    found = list_series(path)
+    scanned, strays = _scan(path)
+    found = [series for series in scanned if series.files]
     shown = path if isinstance(path, (str, os.PathLike)) else f"{len(list(path))} given files"
     wanted = "/".join(modalities)
     if not found:
+        problems = [p for series in scanned for p in series.problems] or strays
+        checks.refuse_unreadable(problems, checks.series_label(role, str(shown)))
         raise RagalivInputError(
             f"No DICOM image files found in {shown} (expected the {role} series, Modality {wanted}).",
             "Check the path; DICOMDIR index files and non-DICOM files are ignored.",
         )
     accepted = [series for series in found if series.modality in modalities]
     if len(accepted) == 1:
-        return accepted[0]
+        series = accepted[0]
+        series.role = role
+        checks.refuse_unreadable(series.problems, series.label)
+        return series
     if not accepted:
         listing = "; ".join(series.describe() for series in found)
         if len(found) == 1:
@@ -156,7 +211,7 @@ def select_series(path: PathInput, modalities: Sequence[str] = ("PT",), role: st
 
 
 # --- header helpers ----------------------------------------------------------------------------------
-def _floats(dataset: Optional[Dataset], keyword: str, count: int) -> Optional[np.ndarray]:
+def _numbers(dataset: Optional[Any], keyword: str, count: int) -> Optional[list[float]]:
     """``count`` finite numbers from ``keyword``, or None when absent, empty or malformed."""
     value = None if dataset is None else dataset.get(keyword)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -167,17 +222,22 @@ def _floats(dataset: Optional[Dataset], keyword: str, count: int) -> Optional[np
         values = [float(v) for v in value]
     except (TypeError, ValueError):
         return None
-    if len(values) != count or not all(np.isfinite(values)):
+    if len(values) != count or not all(math.isfinite(v) for v in values):
         return None
-    return np.array(values, dtype=float)
+    return values
 
 
-def _float(dataset: Optional[Dataset], keyword: str, default: float) -> float:
-    value = _floats(dataset, keyword, 1)
-    return default if value is None else float(value[0])
+def _floats(dataset: Optional[Any], keyword: str, count: int) -> Optional[np.ndarray]:
+    values = _numbers(dataset, keyword, count)
+    return None if values is None else np.array(values, dtype=float)
 
 
-def _require(dataset: Dataset, keyword: str, tag: str, count: int, where: str) -> np.ndarray:
+def _float(dataset: Optional[Any], keyword: str, default: float) -> float:
+    value = _numbers(dataset, keyword, 1)
+    return default if value is None else value[0]
+
+
+def _require(dataset: Any, keyword: str, tag: str, count: int, where: str) -> np.ndarray:
     values = _floats(dataset, keyword, count)
     if values is None:
         raise RagalivInputError(
@@ -197,38 +257,46 @@ class _Plane:
     pixel_spacing_mm: np.ndarray  # (row spacing = along j, column spacing = along i)
     rows: int
     columns: int
-    slope: float
-    intercept: float
-    header: Dataset
-    file: str
+    rescale: Optional[Any]  # where RescaleSlope/Intercept are read: the header, or a transformation item
+    header: Any
+    record: DicomFile
     frame: Optional[int] = None  # index into a multi-frame pixel array
+
+    @property
+    def file(self) -> str:
+        return self.record.path
+
+    @property
+    def place(self) -> str:
+        """``PT_0042.dcm`` or ``spect.dcm frame 7``: how messages name this slice."""
+        name = os.path.basename(self.record.path)
+        return name if self.frame is None else f"{name} frame {self.frame + 1}"
 
     @property
     def normal(self) -> np.ndarray:
         return np.cross(self.orientation[:3], self.orientation[3:])
 
 
-def _single_frame_plane(header: Dataset, file_path: str) -> _Plane:
-    where = os.path.basename(file_path)
+def _single_frame_plane(header: Any, record: DicomFile) -> _Plane:
+    where = os.path.basename(record.path)
     return _Plane(
         position_lps_mm=_require(header, "ImagePositionPatient", "(0020,0032)", 3, where),
         orientation=_require(header, "ImageOrientationPatient", "(0020,0037)", 6, where),
         pixel_spacing_mm=_require(header, "PixelSpacing", "(0028,0030)", 2, where),
         rows=int(_require(header, "Rows", "(0028,0010)", 1, where)[0]),
         columns=int(_require(header, "Columns", "(0028,0011)", 1, where)[0]),
-        slope=_float(header, "RescaleSlope", 1.0),
-        intercept=_float(header, "RescaleIntercept", 0.0),
+        rescale=header,
         header=header,
-        file=file_path,
+        record=record,
     )
 
 
-def _first_item(dataset: Dataset, keyword: str) -> Optional[Dataset]:
+def _first_item(dataset: Any, keyword: str) -> Optional[Any]:
     sequence = dataset.get(keyword)
     return sequence[0] if sequence else None
 
 
-def _functional(frame_group: Optional[Dataset], shared: Optional[Dataset], keyword: str) -> Optional[Dataset]:
+def _functional(frame_group: Optional[Any], shared: Optional[Any], keyword: str) -> Optional[Any]:
     """An item of a functional group macro, per-frame first, then shared (enhanced multi-frame)."""
     for group in (frame_group, shared):
         if group is not None:
@@ -238,9 +306,9 @@ def _functional(frame_group: Optional[Dataset], shared: Optional[Dataset], keywo
     return None
 
 
-def _multi_frame_planes(header: Dataset, file_path: str) -> list[_Plane]:
+def _multi_frame_planes(header: Any, record: DicomFile) -> list[_Plane]:
     """Frames of one multi-frame file as planes: NM (DetectorInformationSequence), enhanced or classic."""
-    where = os.path.basename(file_path)
+    where = os.path.basename(record.path)
     frames = int(_require(header, "NumberOfFrames", "(0028,0008)", 1, where)[0])
     rows = int(_require(header, "Rows", "(0028,0010)", 1, where)[0])
     columns = int(_require(header, "Columns", "(0028,0011)", 1, where)[0])
@@ -268,10 +336,9 @@ def _multi_frame_planes(header: Dataset, file_path: str) -> list[_Plane]:
                     pixel_spacing_mm=_require(measures, "PixelSpacing", "(0028,0030)", 2, where),
                     rows=rows,
                     columns=columns,
-                    slope=_float(transform, "RescaleSlope", 1.0) if transform is not None else 1.0,
-                    intercept=_float(transform, "RescaleIntercept", 0.0) if transform is not None else 0.0,
+                    rescale=transform,
                     header=header,
-                    file=file_path,
+                    record=record,
                     frame=index,
                 )
             )
@@ -306,10 +373,9 @@ def _multi_frame_planes(header: Dataset, file_path: str) -> list[_Plane]:
                 pixel_spacing_mm=pixel_spacing,
                 rows=rows,
                 columns=columns,
-                slope=_float(header, "RescaleSlope", 1.0),
-                intercept=_float(header, "RescaleIntercept", 0.0),
+                rescale=header,
                 header=header,
-                file=file_path,
+                record=record,
                 frame=frame,
             )
         )
@@ -319,6 +385,12 @@ def _multi_frame_planes(header: Dataset, file_path: str) -> list[_Plane]:
 # --- stacking ----------------------------------------------------------------------------------------
 def _check_consistent(planes: list[_Plane]) -> None:
     first = planes[0]
+    orientations = np.array([plane.orientation for plane in planes])
+    spacings = np.array([plane.pixel_spacing_mm for plane in planes])
+    sizes = {(plane.rows, plane.columns) for plane in planes}
+    if (len(sizes) == 1 and np.allclose(orientations, first.orientation, atol=_ORIENTATION_TOLERANCE)
+            and np.allclose(spacings, first.pixel_spacing_mm, rtol=1e-4, atol=1e-5)):
+        return  # all agree (checked at once); otherwise find the first slice that differs, for the message
     for plane in planes[1:]:
         name = os.path.basename(plane.file)
         if (plane.rows, plane.columns) != (first.rows, first.columns):
@@ -394,60 +466,56 @@ def _sort_and_step(planes: list[_Plane]) -> tuple[list[_Plane], np.ndarray]:
     return planes, step_vector
 
 
-def _pixel_unit(header: Dataset, modality: str) -> str:
+def _pixel_unit(header: Any, modality: str) -> str:
     if modality in ("PT", "NM") and str(header.get("Units", "") or "").strip():
         # (0054,1001) Units: PET always; quantitative SPECT exports (e.g. Bq/mL) use it too.
         return _UNIT_BY_PET_UNITS.get(str(header.get("Units", "") or "").strip().upper(), "")
     return _UNIT_BY_MODALITY.get(modality, "")
 
 
-_UNCOMPRESSED_LITTLE_ENDIAN = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # UID -> explicit VR
-_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
-
-
-def _read_raw_pixels(file_path: str, header: Dataset, offset: Optional[int]) -> Optional[np.ndarray]:
-    """Native little-endian pixel data read straight from its byte offset (no second parse of the
-    header: about twice as fast on a PET series). None when this fast path does not apply."""
-    meta = getattr(header, "file_meta", None)
-    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
-    explicit = _UNCOMPRESSED_LITTLE_ENDIAN.get(syntax)
+def _read_raw_pixels(record: DicomFile) -> Optional[np.ndarray]:
+    """Native little-endian pixel data read in one piece from the offset found with the header. None when
+    this fast path does not apply (compressed, sign extension, several samples: pydicom decodes those)."""
+    header = record.header
+    if not record.native_little_endian or record.pixel_offset is None or record.pixel_length is None:
+        return None
     bits = int(_float(header, "BitsAllocated", 0.0))
     signed = int(_float(header, "PixelRepresentation", 0.0)) == 1
     stored = int(_float(header, "BitsStored", float(bits)))
-    single_channel = int(_float(header, "SamplesPerPixel", 1.0)) == 1
-    if offset is None or explicit is None or bits not in (8, 16, 32) or not single_channel:
+    if bits not in (8, 16, 32) or int(_float(header, "SamplesPerPixel", 1.0)) != 1 or (signed and stored != bits):
         return None
-    if signed and stored != bits:
-        return None  # needs sign extension: leave it to pydicom
-    with open(file_path, "rb") as stream:
-        stream.seek(offset)
-        element = stream.read(12 if explicit else 8)
-        if len(element) < 8 or element[:4] != _PIXEL_DATA_TAG:
-            return None
-        length = int.from_bytes(element[8:12] if explicit else element[4:8], "little")
-        if explicit and element[4:6] not in (b"OW", b"OB"):
-            return None
-        if length == 0xFFFFFFFF:
-            return None  # encapsulated (compressed)
-        data = stream.read(length)
+    with open(record.path, "rb") as stream:
+        stream.seek(record.pixel_offset)
+        data = stream.read(record.pixel_length)
+    if len(data) != record.pixel_length:
+        raise RagalivInputError(
+            f"{record.path} changed while it was read: its pixel data is now {len(data)} of "
+            f"{record.pixel_length} bytes.", "Read the series again once it is completely copied.")
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
     rows, columns = int(_float(header, "Rows", 0.0)), int(_float(header, "Columns", 0.0))
     frames = int(_float(header, "NumberOfFrames", 1.0))
     expected = rows * columns * frames
-    pixels = np.frombuffer(data, dtype=dtype, count=min(expected, len(data) // dtype.itemsize))
-    if pixels.size != expected:
-        return None
+    if len(data) // dtype.itemsize < expected:
+        raise RagalivInputError(
+            f"{os.path.basename(record.path)}: its pixel data (7FE0,0010) holds {len(data)} bytes, fewer than "
+            f"Rows x Columns x frames ({rows} x {columns} x {frames}) x {bits // 8} bytes = "
+            f"{expected * dtype.itemsize}. File: {record.path}.",
+            "Copy the series again from the scanner or PACS; the file is damaged.",
+        )
+    pixels = np.frombuffer(data, dtype=dtype, count=expected)
     return pixels.reshape((frames, rows, columns) if frames > 1 else (rows, columns))
 
 
-def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optional[int] = None) -> np.ndarray:
-    if header is not None:
-        fast = _read_raw_pixels(file_path, header, offset)
-        if fast is not None:
-            return fast
+def _read_pixels(record: DicomFile) -> np.ndarray:
+    fast = _read_raw_pixels(record)
+    if fast is not None:
+        return fast
+    import pydicom  # compressed or unusual pixel data: pydicom and its decoders
+
+    file_path = record.path
     try:
         dataset = pydicom.dcmread(file_path, force=False)
-    except (InvalidDicomError, OSError, EOFError, ValueError) as error:
+    except Exception as error:  # pydicom raises several types for broken files
         raise RagalivInputError(f"Cannot read {file_path}: {error}", "Check the file.") from None
     try:
         return np.asarray(dataset.pixel_array)
@@ -461,27 +529,46 @@ def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optio
         ) from None
 
 
-def _planes_and_geometry(series: DicomSeries) -> tuple[list[_Plane], Geometry]:
-    """Sorted slices (frames) of the series and the grid they form, from the headers alone."""
+def _check_files(series: DicomSeries) -> None:
+    """Refuse unreadable files, image files without pixel data and copies of one instance."""
+    checks.refuse_unreadable(series.problems, series.label)
+    checks.refuse_missing_pixels([r.path for r in series.records if not r.has_pixel_data], series.label)
+    checks.refuse_duplicate_instances([str(h.get("SOPInstanceUID") or "").strip() for h in series.fast_headers],
+                                      series.files, series.label)
+
+
+def _planes_and_geometry(series: DicomSeries) -> tuple[list[_Plane], Geometry, list[str]]:
+    """Sorted slices (frames) of the series, the grid they form and warnings, from the headers alone."""
     if not series.files:
         raise RagalivInputError("The DICOM series has no files.", _SERIES_HINT)
+    _check_files(series)
     planes: list[_Plane] = []
-    for header, file_path in zip(series.headers, series.files):
+    for header, record in zip(series.fast_headers, series.records):
         if int(_float(header, "NumberOfFrames", 1.0)) > 1:
-            planes.extend(_multi_frame_planes(header, file_path))
+            planes.extend(_multi_frame_planes(header, record))
         else:
-            planes.append(_single_frame_plane(header, file_path))
+            planes.append(_single_frame_plane(header, record))
     _check_consistent(planes)
     planes, step_vector = _sort_and_step(planes)
-
+    headers = [plane.header for plane in planes]
+    places = [plane.place for plane in planes]
+    checks.check_frame_of_reference(headers, places, series.label)
+    warnings = []
+    if series.modality == "PT" and all(plane.frame is None for plane in planes):
+        warnings.extend(checks.check_pet_slice_count(headers, places, series.label))
     first = planes[0]
+    if len(planes) > 1:
+        shear = checks.shear_warning(step_vector, first.normal, series.label)
+        if shear:
+            warnings.append(shear)
+
     row_direction, column_direction = first.orientation[:3], first.orientation[3:]
     matrix = np.eye(4)
     matrix[:3, 0] = row_direction * first.pixel_spacing_mm[1]  # i runs along a row: column spacing
     matrix[:3, 1] = column_direction * first.pixel_spacing_mm[0]  # j runs down a column: row spacing
     matrix[:3, 2] = step_vector
     matrix[:3, 3] = first.position_lps_mm
-    return planes, Geometry((len(planes), first.rows, first.columns), matrix)
+    return planes, Geometry((len(planes), first.rows, first.columns), matrix), warnings
 
 
 def series_geometry(series: DicomSeries) -> Geometry:
@@ -489,38 +576,58 @@ def series_geometry(series: DicomSeries) -> Geometry:
     return _planes_and_geometry(series)[1]
 
 
+def _rescales(planes: list[_Plane], series: DicomSeries) -> tuple[list[float], list[float]]:
+    """RescaleSlope/Intercept per slice (frame), validated by :func:`.dicom_checks.check_rescales`."""
+    units = str(planes[0].header.get("Units", "") or "").strip().upper()
+    by_source: dict[int, tuple] = {}  # the frames of one file share their header: read it once
+    slopes, intercepts = [], []
+    for plane in planes:
+        pair = by_source.get(id(plane.rescale))
+        if pair is None:
+            pair = (checks.rescale_value(plane.rescale, "RescaleSlope"),
+                    checks.rescale_value(plane.rescale, "RescaleIntercept"))
+            by_source[id(plane.rescale)] = pair
+        slopes.append(pair[0])
+        intercepts.append(pair[1])
+    return checks.check_rescales(slopes, intercepts, [plane.place for plane in planes], series.modality, units,
+                                 series.label)
+
+
 def load_volume(series: DicomSeries) -> Volume:
     """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
 
-    ``metadata`` holds ``slice_headers`` (one dataset per k, sorted; a multi-frame file repeats its header),
-    ``files``, ``series_instance_uid``, ``modality``, ``series_description`` and the rescale per slice.
+    ``metadata`` holds ``fast_slice_headers`` (one header per k, sorted, as :mod:`.dicom_header` read it; a
+    multi-frame file repeats its header), ``slice_headers`` (the same as pydicom Datasets, parsed on first use),
+    ``files``, ``frame_indices``, ``series_instance_uid``, ``modality``, ``series_description``, the rescale
+    per slice and ``warnings`` (unusual but possible findings, for the caller to report).
     """
-    planes, geometry = _planes_and_geometry(series)
+    planes, geometry, warnings = _planes_and_geometry(series)
+    slopes, intercepts = _rescales(planes, series)
     first = planes[0]
     array = np.empty(geometry.shape_kji, dtype=np.float64)
-    file_header = {path: (header, offset) for path, header, offset in
-                   zip(series.files, series.headers, series.pixel_offsets or [None] * len(series.files))}
-    cache: dict[str, np.ndarray] = {}
+    pixels: Optional[np.ndarray] = None
+    pixels_of = ""
     for k, plane in enumerate(planes):
-        pixels = cache.get(plane.file)
-        if pixels is None:
-            pixels = _read_pixels(plane.file, *file_header.get(plane.file, (None, None)))
-            if plane.frame is not None:
-                cache = {plane.file: pixels}  # keep only the current multi-frame file in memory
-        if plane.frame is not None:
-            frame = pixels.reshape((-1, plane.rows, plane.columns))[plane.frame]
-        else:
-            frame = pixels
+        if plane.file != pixels_of:  # a multi-frame file is read once for all its frames
+            pixels, pixels_of = _read_pixels(plane.record), plane.file
+        assert pixels is not None
+        frame = pixels.reshape((-1, plane.rows, plane.columns))[plane.frame] if plane.frame is not None else pixels
         if frame.shape != (plane.rows, plane.columns):
             raise RagalivInputError(
                 f"{os.path.basename(plane.file)}: pixel data of shape {frame.shape} does not match "
                 f"Rows x Columns {plane.rows}x{plane.columns} (colour or corrupt image?).",
                 "Give a greyscale image series.",
             )
-        array[k] = frame
-    # Rescale per slice (slopes differ between slices in real PET), in one vectorised step.
-    array *= np.array([plane.slope for plane in planes])[:, np.newaxis, np.newaxis]
-    array += np.array([plane.intercept for plane in planes])[:, np.newaxis, np.newaxis]
+        # Rescale per slice (slopes differ between slices in real PET): stored value -> float64, x slope,
+        # + intercept, while the slice is in cache.
+        np.multiply(frame, slopes[k], out=array[k], dtype=np.float64)
+        if intercepts[k] != 0.0:
+            array[k] += intercepts[k]
+    if series.modality in _EMISSION and not array.any():
+        raise RagalivInputError(
+            f"Every voxel of {series.label} is 0: the image is blank (stored pixel values all 0).",
+            "Re-export the reconstruction from the scanner or PACS; a blank image cannot be quantified.",
+        )
 
     metadata: dict[str, Any] = {
         "series_instance_uid": series.series_instance_uid,
@@ -528,8 +635,10 @@ def load_volume(series: DicomSeries) -> Volume:
         "series_description": series.series_description,
         "files": [plane.file for plane in planes],
         "frame_indices": [plane.frame for plane in planes],
-        "slice_headers": [plane.header for plane in planes],
-        "rescale_slopes": [plane.slope for plane in planes],
-        "rescale_intercepts": [plane.intercept for plane in planes],
+        "fast_slice_headers": [plane.header for plane in planes],
+        "slice_headers": PydicomHeaders([plane.file for plane in planes]),
+        "rescale_slopes": slopes,
+        "rescale_intercepts": intercepts,
+        "warnings": warnings,
     }
     return Volume(array, geometry, _pixel_unit(first.header, series.modality), metadata)
