@@ -21,7 +21,7 @@ A header is a snapshot of the file when it was read; nothing is cached between r
 
 import os
 from dataclasses import dataclass
-from struct import unpack_from
+from struct import Struct, unpack_from
 from typing import Any, Optional, Union
 
 from .dicom_keywords import KEYWORDS, TAG_VRS
@@ -40,6 +40,8 @@ _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
               b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
+_LONG_VR_NAMES = {code: code.decode("ascii") for code in _LONG_VRS}
+_SHORT_VR_NAMES = {code: code.decode("ascii") for code in _SHORT_VRS}
 _TEXT_MULTI = {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "SH", "LO", "UC", "PN"}
 _TEXT_SINGLE = {"ST", "LT", "UT", "UR"}
 _CHARSET_VRS = {"SH", "LO", "UC", "PN", "ST", "LT", "UT"}  # PS3.5 §6.1.2.3: affected by SpecificCharacterSet
@@ -91,48 +93,28 @@ def tag_of(key: Key) -> int:
 
 
 class Element:
-    """One data element; ``value`` is decoded on first access."""
+    """One data element as :meth:`DicomHeader.get` gives it for a tag (like a pydicom DataElement)."""
 
-    __slots__ = ("VR", "_owner", "_raw", "_value", "tag")
+    __slots__ = ("VR", "tag", "value")
 
-    def __init__(self, tag: int, vr: Optional[str], raw: Any, owner: "DicomHeader"):
-        self.tag, self.VR, self._raw, self._owner = tag, vr, raw, owner
-        self._value: Any = _Unset
-
-    @property
-    def value(self) -> Any:
-        if self._value is _Unset:
-            self._value = self._owner._decode(self)
-        return self._value
-
-    @property
-    def keyword(self) -> str:
-        for keyword, (tag, _) in KEYWORDS.items():
-            if tag == self.tag:
-                return keyword
-        return ""
+    def __init__(self, tag: int, vr: Optional[str], value: Any):
+        self.tag, self.VR, self.value = tag, vr, value
 
     def __repr__(self) -> str:
         return f"Element(({self.tag >> 16:04X},{self.tag & 0xFFFF:04X}) {self.VR} {self.value!r})"
 
 
-class _UnsetType:
-    pass
-
-
-_Unset = _UnsetType()
-
-
 class DicomHeader:
     """The data elements of one file (or of one sequence item), read like a pydicom Dataset:
     ``header.get("RescaleSlope")`` -> value, ``header.get((0x7053, 0x1000))`` -> :class:`Element`,
-    ``"Units" in header``, ``header.PatientID``."""
+    ``"Units" in header``, ``header.PatientID``. Values are decoded on first access."""
 
-    __slots__ = ("_elements", "_file", "_implicit", "_parent", "_path", "file_meta")
+    __slots__ = ("_elements", "_file", "_implicit", "_parent", "_path", "_values", "file_meta")
 
-    def __init__(self, elements: dict[int, Element], implicit: bool, file_path: str, path: tuple = (),
+    def __init__(self, elements: dict[int, tuple], implicit: bool, file_path: str, path: tuple = (),
                  parent: Optional["DicomHeader"] = None):
-        self._elements = elements
+        self._elements = elements  # tag -> (VR or None for implicit VR, raw bytes or list of item headers)
+        self._values: dict[int, Any] = {}
         self._implicit = implicit
         self._file = file_path
         self._path = path  # (sequence tag, item index) pairs from the file's data set down to this item
@@ -140,13 +122,27 @@ class DicomHeader:
         self.file_meta: Optional[DicomHeader] = None
 
     # --- pydicom-like access ---------------------------------------------------------------------------
+    def value_of(self, tag: int, default: Any = None) -> Any:
+        """The decoded value of ``tag`` (an int), or ``default`` when the element is absent."""
+        try:
+            return self._values[tag]
+        except KeyError:
+            pass
+        entry = self._elements.get(tag)
+        if entry is None:
+            return default
+        value = self._values[tag] = self._decode(tag, entry[0], entry[1])
+        return value
+
     def get(self, key: Key, default: Any = None) -> Any:
         """A keyword gives the value; a tag (int or (group, element)) gives the :class:`Element`."""
         if isinstance(key, str):
-            element = self._elements.get(tag_of(key))
-            return default if element is None else element.value
-        element = self._elements.get(tag_of(key))
-        return default if element is None else element
+            known = KEYWORDS.get(key)
+            return self.value_of(known[0] if known is not None else tag_of(key), default)
+        tag = tag_of(key)
+        if tag not in self._elements:
+            return default
+        return Element(tag, self._vr(tag), self.value_of(tag))
 
     def __contains__(self, key: Key) -> bool:
         try:
@@ -155,21 +151,24 @@ class DicomHeader:
             return False
 
     def __getitem__(self, key: Key) -> Element:
-        return self._elements[tag_of(key)]
+        tag = tag_of(key)
+        if tag not in self._elements:
+            raise KeyError(key)
+        return Element(tag, self._vr(tag), self.value_of(tag))
 
     def __getattr__(self, name: str) -> Any:
         if not name[:1].isupper():
             raise AttributeError(name)
         try:
-            element = self._elements.get(tag_of(name))
+            tag = tag_of(name)
         except KeyError:
             raise AttributeError(name) from None
-        if element is None:
+        if tag not in self._elements:
             raise AttributeError(f"{os.path.basename(self._file)} has no {name}")
-        return element.value
+        return self.value_of(tag)
 
     def __iter__(self):
-        return iter(sorted(self._elements.values(), key=lambda element: element.tag))
+        return iter([self[tag] for tag in sorted(self._elements)])
 
     def __len__(self) -> int:
         return len(self._elements)
@@ -181,23 +180,24 @@ class DicomHeader:
     def filename(self) -> str:
         return self._file
 
+    def _vr(self, tag: int) -> Optional[str]:
+        vr = self._elements[tag][0]
+        return vr if vr is not None else _implicit_vr(tag)
+
     # --- decoding --------------------------------------------------------------------------------------
     def _character_sets(self) -> list[str]:
         """SpecificCharacterSet (0008,0005) of this header, else of the enclosing one (PS3.5 §7.5.3)."""
-        own = self._elements.get(0x00080005)
-        if own is None:
+        if 0x00080005 not in self._elements:
             return self._parent._character_sets() if self._parent is not None else [""]
-        value = own.value or ""
+        value = self.value_of(0x00080005) or ""
         values = [value] if isinstance(value, str) else list(value)
         return [str(v).strip() for v in values] or [""]
 
-    def _decode(self, element: Element) -> Any:
-        vr = element.VR
+    def _decode(self, tag: int, vr: Optional[str], raw: Any) -> Any:
         if vr is None:  # implicit VR
-            vr = _implicit_vr(element.tag)
+            vr = _implicit_vr(tag)
             if vr is None:
-                return self._pydicom_value(element.tag)
-        raw = element._raw
+                return self._pydicom_value(tag)
         if vr == "SQ":
             return raw  # already a list of items
         if not raw:
@@ -205,25 +205,25 @@ class DicomHeader:
         if vr in _BINARY:
             code, size = _BINARY[vr]
             if len(raw) % size:
-                return self._pydicom_value(element.tag)
+                return self._pydicom_value(tag)
             values = unpack_from(f"<{len(raw) // size}{code}", raw)
             return values[0] if len(values) == 1 else list(values)
         if vr in _BYTES_VRS:
             return bytes(raw)
         if vr == "AT":
             if len(raw) % 4:
-                return self._pydicom_value(element.tag)
+                return self._pydicom_value(tag)
             values = [(g << 16) | e for g, e in zip(*[iter(unpack_from(f"<{len(raw) // 2}H", raw))] * 2)]
             return values[0] if len(values) == 1 else values
         if vr in _CHARSET_VRS:
             charsets = self._character_sets()
             codec = _CODECS.get(charsets[0]) if len(charsets) == 1 else None
             if codec is None:
-                return self._pydicom_value(element.tag)
+                return self._pydicom_value(tag)
             try:
                 text = bytes(raw).decode(codec)
             except UnicodeDecodeError:
-                return self._pydicom_value(element.tag)
+                return self._pydicom_value(tag)
         else:
             text = bytes(raw).decode("latin_1")
         if vr in _TEXT_SINGLE:
@@ -293,13 +293,20 @@ def _implicit_vr(tag: int) -> Optional[str]:
 
 
 # --- parsing -----------------------------------------------------------------------------------------------
+_EXPLICIT_HEAD = Struct("<HH2sH")  # group, element, VR, 2-byte length (PS3.5 §7.1.2)
+_IMPLICIT_HEAD = Struct("<HHL")  # group, element, 4-byte length (PS3.5 §7.1.3)
+_LENGTH = Struct("<L")
+
+
 def _parse(buf: bytes, pos: int, end: Optional[int], implicit: bool, file_path: str, path: tuple,
            parent: Optional[DicomHeader], top: bool) -> tuple[DicomHeader, int]:
     """Elements from ``pos`` up to ``end``, or (``end`` None) up to the item delimiter of an item, or, at the
     top level, up to the pixel data or the end of ``buf``. Returns the header and the position reached."""
-    elements: dict[int, Element] = {}
+    elements: dict[int, tuple] = {}
     header = DicomHeader(elements, implicit, file_path, path, parent)
     size = len(buf)
+    short_vrs, long_vrs = _SHORT_VR_NAMES, _LONG_VR_NAMES
+    head = _IMPLICIT_HEAD if implicit else _EXPLICIT_HEAD
     while True:
         if end is not None and pos >= end:
             if pos != end:
@@ -309,7 +316,11 @@ def _parse(buf: bytes, pos: int, end: Optional[int], implicit: bool, file_path: 
             return header, pos  # the end of what was read: the caller reads on or stops at the end of file
         if pos + 8 > size:
             raise _Truncated(pos + 8)
-        group, number = unpack_from("<HH", buf, pos)
+        if implicit:
+            group, number, length = head.unpack_from(buf, pos)
+            code = b""
+        else:
+            group, number, code, length = head.unpack_from(buf, pos)
         tag = (group << 16) | number
         if top and tag >= _FIRST_PIXEL_TAG:
             return header, pos
@@ -319,30 +330,28 @@ def _parse(buf: bytes, pos: int, end: Optional[int], implicit: bool, file_path: 
             raise _Unsupported(f"delimiter ({group:04X},{number:04X}) outside a sequence")
         if implicit:
             vr = None
-            length = unpack_from("<L", buf, pos + 4)[0]
             pos += 8
         else:
-            code = buf[pos + 4:pos + 6]
-            if code in _SHORT_VRS:
-                length = unpack_from("<H", buf, pos + 6)[0]
+            vr = short_vrs.get(code)
+            if vr is not None:
                 pos += 8
-            elif code in _LONG_VRS:
+            else:
+                vr = long_vrs.get(code)
+                if vr is None:
+                    raise _Unsupported(f"VR {code!r} of ({group:04X},{number:04X})")
                 if pos + 12 > size:
                     raise _Truncated(pos + 12)
-                length = unpack_from("<L", buf, pos + 8)[0]
+                length = _LENGTH.unpack_from(buf, pos + 8)[0]
                 pos += 12
-            else:
-                raise _Unsupported(f"VR {code!r} of ({group:04X},{number:04X})")
-            vr = code.decode("ascii")
         if vr == "SQ" or (vr is None and (length == _UNDEFINED or TAG_VRS.get(tag) == "SQ")):
             items, pos = _parse_items(buf, pos, length, implicit, file_path, path, tag, header)
-            elements[tag] = Element(tag, "SQ", items, header)
+            elements[tag] = ("SQ", items)
             continue
         if length == _UNDEFINED:
             raise _Unsupported(f"undefined length of ({group:04X},{number:04X})")
         if pos + length > size:
             raise _Truncated(pos + length)
-        elements[tag] = Element(tag, vr, buf[pos:pos + length], header)
+        elements[tag] = (vr, buf[pos:pos + length])
         pos += length
 
 
@@ -461,7 +470,7 @@ def _read_from(path: str, buf: bytes, size: int) -> DicomFile:
 
 def _parse_meta(buf: bytes, path: str) -> tuple[DicomHeader, int]:
     """File Meta Information (group 0002, always explicit VR little endian)."""
-    elements: dict[int, Element] = {}
+    elements: dict[int, tuple] = {}
     meta = DicomHeader(elements, False, path)
     pos = 132
     while True:
@@ -483,7 +492,7 @@ def _parse_meta(buf: bytes, path: str) -> tuple[DicomHeader, int]:
         if pos + length > len(buf):
             raise _Truncated(pos + length)
         tag = 0x00020000 | number
-        elements[tag] = Element(tag, code.decode("ascii"), buf[pos:pos + length], meta)
+        elements[tag] = (code.decode("ascii"), buf[pos:pos + length])
         pos += length
 
 

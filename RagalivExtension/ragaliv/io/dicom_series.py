@@ -237,6 +237,12 @@ def _float(dataset: Optional[Any], keyword: str, default: float) -> float:
     return default if value is None else value[0]
 
 
+def _integer(dataset: Any, keyword: str, default: int) -> int:
+    """A US/IS value (an int from the fast reader), else parsed like :func:`_float`."""
+    value = dataset.get(keyword)
+    return value if type(value) is int else int(_float(dataset, keyword, float(default)))
+
+
 def _require(dataset: Any, keyword: str, tag: str, count: int, where: str) -> np.ndarray:
     values = _floats(dataset, keyword, count)
     if values is None:
@@ -479,10 +485,10 @@ def _read_raw_pixels(record: DicomFile) -> Optional[np.ndarray]:
     header = record.header
     if not record.native_little_endian or record.pixel_offset is None or record.pixel_length is None:
         return None
-    bits = int(_float(header, "BitsAllocated", 0.0))
-    signed = int(_float(header, "PixelRepresentation", 0.0)) == 1
-    stored = int(_float(header, "BitsStored", float(bits)))
-    if bits not in (8, 16, 32) or int(_float(header, "SamplesPerPixel", 1.0)) != 1 or (signed and stored != bits):
+    bits = _integer(header, "BitsAllocated", 0)
+    signed = _integer(header, "PixelRepresentation", 0) == 1
+    stored = _integer(header, "BitsStored", bits)
+    if bits not in (8, 16, 32) or _integer(header, "SamplesPerPixel", 1) != 1 or (signed and stored != bits):
         return None
     with open(record.path, "rb") as stream:
         stream.seek(record.pixel_offset)
@@ -492,8 +498,8 @@ def _read_raw_pixels(record: DicomFile) -> Optional[np.ndarray]:
             f"{record.path} changed while it was read: its pixel data is now {len(data)} of "
             f"{record.pixel_length} bytes.", "Read the series again once it is completely copied.")
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
-    rows, columns = int(_float(header, "Rows", 0.0)), int(_float(header, "Columns", 0.0))
-    frames = int(_float(header, "NumberOfFrames", 1.0))
+    rows, columns = _integer(header, "Rows", 0), _integer(header, "Columns", 0)
+    frames = _integer(header, "NumberOfFrames", 1)
     expected = rows * columns * frames
     if len(data) // dtype.itemsize < expected:
         raise RagalivInputError(
@@ -544,7 +550,7 @@ def _planes_and_geometry(series: DicomSeries) -> tuple[list[_Plane], Geometry, l
     _check_files(series)
     planes: list[_Plane] = []
     for header, record in zip(series.fast_headers, series.records):
-        if int(_float(header, "NumberOfFrames", 1.0)) > 1:
+        if _integer(header, "NumberOfFrames", 1) > 1:
             planes.extend(_multi_frame_planes(header, record))
         else:
             planes.append(_single_frame_plane(header, record))
@@ -607,6 +613,7 @@ def load_volume(series: DicomSeries) -> Volume:
     array = np.empty(geometry.shape_kji, dtype=np.float64)
     pixels: Optional[np.ndarray] = None
     pixels_of = ""
+    blank = True
     for k, plane in enumerate(planes):
         if plane.file != pixels_of:  # a multi-frame file is read once for all its frames
             pixels, pixels_of = _read_pixels(plane.record), plane.file
@@ -623,7 +630,8 @@ def load_volume(series: DicomSeries) -> Volume:
         np.multiply(frame, slopes[k], out=array[k], dtype=np.float64)
         if intercepts[k] != 0.0:
             array[k] += intercepts[k]
-    if series.modality in _EMISSION and not array.any():
+        blank = blank and not array[k].any()
+    if series.modality in _EMISSION and blank:
         raise RagalivInputError(
             f"Every voxel of {series.label} is 0: the image is blank (stored pixel values all 0).",
             "Re-export the reconstruction from the scanner or PACS; a blank image cannot be quantified.",

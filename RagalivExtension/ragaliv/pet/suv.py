@@ -175,15 +175,16 @@ def load_pet(path: Any, overrides: Optional[SuvOverrides] = None, normalization:
     parameters.warnings.extend(volume.metadata["warnings"])
     scale = np.asarray(parameters.pixel_scale_per_slice, dtype=np.float64)[:, np.newaxis, np.newaxis]
     metadata = {k: v for k, v in volume.metadata.items() if k != "fast_slice_headers"}
-    np.multiply(volume.array, scale, out=volume.array)  # the same float64 product as before, without a copy
+    scaled = np.empty(volume.array.shape, dtype=np.float32)  # float64 stored x scale, rounded to float32
+    np.multiply(volume.array, scale, out=scaled, dtype=np.float64, casting="same_kind")
     activity: Optional[Volume] = None
     if parameters.stored_quantity == "activity":
-        activity = Volume(volume.array.astype(np.float32), volume.geometry, "Bq/mL", metadata)
+        activity = Volume(scaled, volume.geometry, "Bq/mL", metadata)
         suv = suv_from_activity(activity, parameters)
     else:
         suv_metadata = {k: v for k, v in metadata.items() if k != "slice_headers"}
         suv_metadata["quantity"] = parameters.suv_quantity
-        suv = Volume(volume.array.astype(np.float32), volume.geometry, parameters.suv_unit, suv_metadata)
+        suv = Volume(scaled, volume.geometry, parameters.suv_unit, suv_metadata)
     parameters.warnings.extend(_voxel_warnings(suv.array, parameters.suv_unit))
     first = series.fast_headers[0]
     return PetImage(activity, suv, parameters, series.series_instance_uid, series.series_description,
