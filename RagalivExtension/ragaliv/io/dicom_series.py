@@ -599,18 +599,59 @@ def _rescales(planes: list[_Plane], series: DicomSeries) -> tuple[list[float], l
                                  series.label)
 
 
-def load_volume(series: DicomSeries) -> Volume:
-    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
+@dataclass
+class SeriesLayout:
+    """What the headers of a checked series say, before any pixel is read: the slices sorted along the normal,
+    their grid, RescaleSlope/Intercept per slice and the warnings of :mod:`.dicom_checks`."""
 
-    ``metadata`` holds ``fast_slice_headers`` (one header per k, sorted, as :mod:`.dicom_header` read it; a
-    multi-frame file repeats its header), ``slice_headers`` (the same as pydicom Datasets, parsed on first use),
-    ``files``, ``frame_indices``, ``series_instance_uid``, ``modality``, ``series_description``, the rescale
-    per slice and ``warnings`` (unusual but possible findings, for the caller to report).
-    """
+    series: DicomSeries
+    planes: list[_Plane]
+    geometry: Geometry
+    slopes: list[float]
+    intercepts: list[float]
+    warnings: list[str]
+
+    @property
+    def headers(self) -> list[Any]:
+        """One fast header per slice (k order); the frames of a multi-frame file share theirs."""
+        return [plane.header for plane in self.planes]
+
+    @property
+    def unit(self) -> str:
+        return _pixel_unit(self.planes[0].header, self.series.modality)
+
+    def metadata(self) -> dict[str, Any]:
+        files = [plane.file for plane in self.planes]
+        return {
+            "series_instance_uid": self.series.series_instance_uid,
+            "modality": self.series.modality,
+            "series_description": self.series.series_description,
+            "files": files,
+            "frame_indices": [plane.frame for plane in self.planes],
+            "fast_slice_headers": self.headers,
+            "slice_headers": PydicomHeaders(files),
+            "rescale_slopes": list(self.slopes),
+            "rescale_intercepts": list(self.intercepts),
+            "warnings": list(self.warnings),
+        }
+
+
+def read_layout(series: DicomSeries) -> SeriesLayout:
+    """Check the series (files, geometry, rescale) and lay out its slices, reading headers only."""
     planes, geometry, warnings = _planes_and_geometry(series)
     slopes, intercepts = _rescales(planes, series)
-    first = planes[0]
-    array = np.empty(geometry.shape_kji, dtype=np.float64)
+    return SeriesLayout(series, planes, geometry, slopes, intercepts, warnings)
+
+
+def read_pixels(layout: SeriesLayout, dtype: Any = np.float64,
+                scale_per_slice: Optional[Sequence[float]] = None) -> np.ndarray:
+    """The rescaled pixel values ``[k, j, i]``: float64(stored) x slope + intercept per slice, then (optionally)
+    x ``scale_per_slice[k]`` in float64, stored as ``dtype`` - the same numbers as rescaling the whole float64
+    volume first, computed slice by slice while each slice is in cache."""
+    planes, slopes, intercepts = layout.planes, layout.slopes, layout.intercepts
+    array = np.empty(layout.geometry.shape_kji, dtype=dtype)
+    direct = np.dtype(dtype) == np.float64 and scale_per_slice is None
+    work = None if direct else np.empty(layout.geometry.shape_kji[1:], dtype=np.float64)
     pixels: Optional[np.ndarray] = None
     pixels_of = ""
     blank = True
@@ -625,28 +666,30 @@ def load_volume(series: DicomSeries) -> Volume:
                 f"Rows x Columns {plane.rows}x{plane.columns} (colour or corrupt image?).",
                 "Give a greyscale image series.",
             )
-        # Rescale per slice (slopes differ between slices in real PET): stored value -> float64, x slope,
-        # + intercept, while the slice is in cache.
-        np.multiply(frame, slopes[k], out=array[k], dtype=np.float64)
+        # Rescale per slice (slopes differ between slices in real PET, PET notes §3.1).
+        target = array[k] if work is None else work
+        np.multiply(frame, slopes[k], out=target, dtype=np.float64)
         if intercepts[k] != 0.0:
-            array[k] += intercepts[k]
-        blank = blank and not array[k].any()
-    if series.modality in _EMISSION and blank:
+            target += intercepts[k]
+        blank = blank and not target.any()
+        if work is not None:
+            factor = 1.0 if scale_per_slice is None else float(scale_per_slice[k])
+            np.multiply(work, factor, out=array[k], dtype=np.float64, casting="same_kind")
+    if layout.series.modality in _EMISSION and blank:
         raise RagalivInputError(
-            f"Every voxel of {series.label} is 0: the image is blank (stored pixel values all 0).",
+            f"Every voxel of {layout.series.label} is 0: the image is blank (stored pixel values all 0).",
             "Re-export the reconstruction from the scanner or PACS; a blank image cannot be quantified.",
         )
+    return array
 
-    metadata: dict[str, Any] = {
-        "series_instance_uid": series.series_instance_uid,
-        "modality": series.modality,
-        "series_description": series.series_description,
-        "files": [plane.file for plane in planes],
-        "frame_indices": [plane.frame for plane in planes],
-        "fast_slice_headers": [plane.header for plane in planes],
-        "slice_headers": PydicomHeaders([plane.file for plane in planes]),
-        "rescale_slopes": slopes,
-        "rescale_intercepts": intercepts,
-        "warnings": warnings,
-    }
-    return Volume(array, geometry, _pixel_unit(first.header, series.modality), metadata)
+
+def load_volume(series: DicomSeries) -> Volume:
+    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
+
+    ``metadata`` holds ``fast_slice_headers`` (one header per k, sorted, as :mod:`.dicom_header` read it; a
+    multi-frame file repeats its header), ``slice_headers`` (the same as pydicom Datasets, parsed on first use),
+    ``files``, ``frame_indices``, ``series_instance_uid``, ``modality``, ``series_description``, the rescale
+    per slice and ``warnings`` (unusual but possible findings, for the caller to report).
+    """
+    layout = read_layout(series)
+    return Volume(read_pixels(layout), layout.geometry, layout.unit, layout.metadata())

@@ -34,7 +34,7 @@ from .. import constants
 from ..errors import RagalivInputError
 from ..geometry import Volume
 from ..io.dicom_header import empty_header
-from ..io.dicom_series import load_volume, select_series
+from ..io.dicom_series import read_layout, read_pixels, select_series
 from ..io.images import is_image_file, read_image
 from .dicom_values import dicom_text
 from .header_rules import HeaderRules
@@ -170,21 +170,20 @@ def load_pet(path: Any, overrides: Optional[SuvOverrides] = None, normalization:
         return PetImage(activity, suv, parameters, "", os.path.basename(os.fspath(path)))
 
     series = select_series(path, ("PT",), "PET")
-    volume = load_volume(series)
-    parameters = compute_suv_parameters(volume.metadata["fast_slice_headers"], overrides, normalization)
-    parameters.warnings.extend(volume.metadata["warnings"])
-    scale = np.asarray(parameters.pixel_scale_per_slice, dtype=np.float64)[:, np.newaxis, np.newaxis]
-    metadata = {k: v for k, v in volume.metadata.items() if k != "fast_slice_headers"}
-    scaled = np.empty(volume.array.shape, dtype=np.float32)  # float64 stored x scale, rounded to float32
-    np.multiply(volume.array, scale, out=scaled, dtype=np.float64, casting="same_kind")
+    layout = read_layout(series)  # headers only: the SUV parameters are settled before any pixel is read
+    parameters = compute_suv_parameters(layout.headers, overrides, normalization)
+    parameters.warnings.extend(layout.warnings)
+    metadata = {k: v for k, v in layout.metadata().items() if k != "fast_slice_headers"}
+    # stored x slope + intercept, x the per-slice scale, in float64, rounded to float32 (PET notes §3.1)
+    scaled = read_pixels(layout, np.float32, parameters.pixel_scale_per_slice)
     activity: Optional[Volume] = None
     if parameters.stored_quantity == "activity":
-        activity = Volume(scaled, volume.geometry, "Bq/mL", metadata)
+        activity = Volume(scaled, layout.geometry, "Bq/mL", metadata)
         suv = suv_from_activity(activity, parameters)
     else:
         suv_metadata = {k: v for k, v in metadata.items() if k != "slice_headers"}
         suv_metadata["quantity"] = parameters.suv_quantity
-        suv = Volume(scaled, volume.geometry, parameters.suv_unit, suv_metadata)
+        suv = Volume(scaled, layout.geometry, parameters.suv_unit, suv_metadata)
     parameters.warnings.extend(_voxel_warnings(suv.array, parameters.suv_unit))
     first = series.fast_headers[0]
     return PetImage(activity, suv, parameters, series.series_instance_uid, series.series_description,
