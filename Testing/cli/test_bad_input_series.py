@@ -100,15 +100,17 @@ def refused_ratio(patient, pets, tmp_path, capsys, *fragments):
 def test_slope_missing_in_every_ia_slice(synthetic_patient_dir, pets, tmp_path, capsys):
     for path in slices(pets[0]):
         edit(path, RescaleSlope=None)
-    err = refused_ratio(synthetic_patient_dir, pets, tmp_path, capsys, f"IA PET: RescaleSlope {SLOPE} is missing in 100 of 100 "
-                        "slices of the PET series in", "pet_ia", "Type 1 for Modality PT", "never taken as 1.0", "Re-export")
+    err = refused_ratio(synthetic_patient_dir, pets, tmp_path, capsys,
+                        f"IA PET: RescaleSlope {SLOPE} is missing in 100 of 100 slices of the PET series in", "pet_ia",
+                        "Type 1 for Modality PT", "never taken as 1.0", "Re-export")
     assert "PT_0001.dcm" in err
 
 
 def test_slope_missing_in_one_iv_slice_names_it(synthetic_patient_dir, pets, tmp_path, capsys):
     edit(slices(pets[1])[49], RescaleSlope=None)
-    refused_ratio(synthetic_patient_dir, pets, tmp_path, capsys, f"IV PET: RescaleSlope {SLOPE} is missing in 1 of 95 slices",
-                  "PT_0050.dcm", "present in the other slices")
+    refused_ratio(synthetic_patient_dir, pets, tmp_path, capsys,
+                  f"IV PET: RescaleSlope {SLOPE} is missing in 1 of 95 slices", "PT_0050.dcm",
+                  "present in the other slices")
 
 
 def test_slope_nan_in_every_slice(synthetic_patient_dir, pets, tmp_path, capsys):
