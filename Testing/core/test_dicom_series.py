@@ -442,3 +442,41 @@ def test_rescale_slopes_and_headers_of_a_loaded_series(tmp_path):
     slow = [int(h.InstanceNumber) for h in volume.metadata["slice_headers"]]
     assert fast == slow == [3, 2, 1]
     assert volume.metadata["warnings"] == []
+
+
+def test_broken_file_of_another_series_does_not_block_and_unknown_one_does(tmp_path):
+    """A truncated file whose SeriesInstanceUID was read belongs to that series only; one cut before its UID
+    could belong to any series of the folder, so every series of that folder is refused."""
+    write_stack(tmp_path, [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1))
+    other = write_stack(tmp_path / "other", [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1),
+                        SeriesInstanceUID="9.9", Modality="MR")
+    data = open(other[1], "rb").read()
+    open(other[1], "wb").write(data[:-4])  # pixel data cut: its series (9.9) is known
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    assert volume.array.shape == (2, 3, 4)
+    with pytest.raises(RagalivInputError, match=r"slice_001\.dcm is truncated"):
+        load_volume(select_series(str(tmp_path), ("MR",), "MRI"))
+    open(other[1], "wb").write(data[:200])  # cut in the header: its series is unknown
+    with pytest.raises(RagalivInputError, match=r"slice_001\.dcm is truncated: it ends at byte 200"):
+        select_series(str(tmp_path), ("CT",))
+
+
+def test_nm_counts_without_rescale_are_the_stored_values_and_mr_needs_none(tmp_path):
+    """The NM Image and MR Image IODs have no Modality LUT: without RescaleSlope the stored values are the
+    image (not a missing tag). An NM series in Bq/mL (Units BQML) without it is refused (test_bad_input_series)."""
+    frames = np.stack([np.full((3, 4), 10 * f + 1, dtype=np.int16) for f in range(3)])
+    detector = Dataset()
+    detector.ImagePositionPatient = [0.0, 0.0, 0.0]
+    detector.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    os.makedirs(tmp_path / "nm")
+    save(image(frames, NM_STORAGE, Modality="NM", PixelSpacing=[4.0, 4.0], SpacingBetweenSlices=4.0,
+               DetectorInformationSequence=Sequence([detector])), tmp_path / "nm" / "counts.dcm")
+    volume = load_volume(select_series(str(tmp_path / "nm"), ("NM",), "SPECT"))
+    np.testing.assert_array_equal(volume.array[:, 0, 0], [1.0, 11.0, 21.0])
+    assert volume.metadata["rescale_slopes"] == [1.0, 1.0, 1.0]
+    write_stack(tmp_path / "mr", [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1), values=[5, 6], Modality="MR")
+    for path in sorted((tmp_path / "mr").iterdir()):
+        dataset = pydicom.dcmread(path)
+        del dataset.RescaleSlope, dataset.RescaleIntercept
+        save(dataset, path)
+    assert load_volume(select_series(str(tmp_path / "mr"), ("MR",), "MRI")).array[:, 1, 1].tolist() == [5.0, 6.0]
