@@ -480,3 +480,22 @@ def test_nm_counts_without_rescale_are_the_stored_values_and_mr_needs_none(tmp_p
         del dataset.RescaleSlope, dataset.RescaleIntercept
         save(dataset, path)
     assert load_volume(select_series(str(tmp_path / "mr"), ("MR",), "MRI")).array[:, 1, 1].tolist() == [5.0, 6.0]
+
+
+def test_values_stored_with_vr_un_are_decoded_like_pydicom(tmp_path):
+    """A VR lost in transfer (UN): RescaleSlope and a private element decode as pydicom decodes them."""
+    from pydicom.dataelem import DataElement
+    from ragaliv.io.dicom_header import read_dicom_file
+
+    ds = image(np.arange(12).reshape(3, 4), ImagePositionPatient=[0, 0, 0], PixelSpacing=[1, 1],
+               ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+    ds[0x00281053] = DataElement(0x00281053, "UN", b"0.25")
+    ds.add_new((0x7053, 0x0010), "LO", "Philips PET Private Group")
+    ds[0x70531000] = DataElement(0x70531000, "UN", b"1.5 ")
+    path = save(ds, tmp_path / "un.dcm")
+    record = read_dicom_file(path)
+    theirs = pydicom.dcmread(path, stop_before_pixels=True)
+    assert record.header.get("RescaleSlope") == theirs.RescaleSlope == 0.25
+    assert_same_as_pydicom(record.header, theirs, "un.dcm")
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    np.testing.assert_allclose(volume.array[0], np.arange(12).reshape(3, 4) / 4)

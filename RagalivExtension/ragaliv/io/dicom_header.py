@@ -198,6 +198,11 @@ class DicomHeader:
             vr = _implicit_vr(tag)
             if vr is None:
                 return self._pydicom_value(tag)
+        elif vr == "UN":  # a VR lost on the way (PS3.5 §6.2.2): decoded with the dictionary's, as pydicom does
+            known = TAG_VRS.get(tag)
+            if known is None or known == "SQ":
+                return self._pydicom_value(tag)
+            vr = known
         if vr == "SQ":
             return raw  # already a list of items
         if not raw:
