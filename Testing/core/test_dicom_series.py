@@ -4,6 +4,7 @@ Truths: the positions and orientations we write, and SimpleITK/GDCM reading the 
 """
 
 import os
+import re
 
 import numpy as np
 import pydicom
@@ -11,7 +12,7 @@ import pytest
 import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from ragaliv.errors import RagalivInputError
 from ragaliv.io.dicom_series import list_series, load_volume, select_series
 
@@ -53,6 +54,8 @@ def image(pixels: np.ndarray, sop_class: str = CT_STORAGE, **attributes) -> File
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
     ds.PixelData = pixels.tobytes()
+    if sop_class == CT_STORAGE:  # Type 1 in the CT Image module
+        ds.RescaleSlope, ds.RescaleIntercept = "1", "0"
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)
     return ds
@@ -272,8 +275,227 @@ def test_direct_pixel_read_equals_pydicom(tmp_path):
         write_slices(Volume(np.abs(values) if modality == "MR" else values, geometry), str(folder), modality,
                      patient, study, series, pet)
         (found,) = list_series(str(folder))
-        for path, header, offset in zip(found.files, found.headers, found.pixel_offsets):
-            assert offset is not None
-            fast = _read_pixels(path, header, offset)
-            reference = pydicom.dcmread(path).pixel_array
-            assert fast.dtype == reference.dtype and np.array_equal(fast, reference), (modality, path)
+        for record in found.records:
+            assert record.native_little_endian and record.pixel_offset is not None
+            fast = _read_pixels(record)
+            reference = pydicom.dcmread(record.path).pixel_array
+            assert fast.dtype == reference.dtype and np.array_equal(fast, reference), (modality, record.path)
+
+
+# --- the fast header reader (ragaliv.io.dicom_header) against pydicom ----------------------------------------
+def _plain(value):
+    """pydicom and fast-reader values on one footing: PersonName and MultiValue as str and list."""
+    from pydicom.multival import MultiValue
+    from pydicom.valuerep import PersonName
+
+    if isinstance(value, PersonName):
+        return str(value)
+    if isinstance(value, (MultiValue, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and np.isnan(value):
+        return "nan"
+    return value
+
+
+def assert_same_as_pydicom(ours, theirs, where):
+    """Every element of ``theirs`` (pydicom) is in ``ours`` (fast reader) with an equal value; sequences
+    recursively; nothing more."""
+    assert {int(element.tag) for element in theirs} == {element.tag for element in ours}, where
+    for element in theirs:
+        mine = ours.get(int(element.tag)).value
+        if element.VR == "SQ":
+            assert len(mine) == len(element.value), where
+            for index, (a, b) in enumerate(zip(mine, element.value)):
+                if isinstance(a, Dataset):  # a sequence the fast reader left to pydicom
+                    assert a == b, where
+                else:
+                    assert_same_as_pydicom(a, b, f"{where} {element.tag}[{index}]")
+        else:
+            assert _plain(mine) == _plain(element.value), (where, element.tag, element.VR, mine, element.value)
+
+
+def _every_file(folder):
+    return sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names)
+
+
+def test_fast_headers_equal_pydicom_on_the_synthetic_patient(synthetic_patient_dir):
+    """MR, PT (with the radiopharmaceutical sequence), CT and multi-frame NM: every element, every value."""
+    from ragaliv.io.dicom_header import read_dicom_file
+
+    checked = 0
+    for folder in ("mri", "pet_ia", "spect/tp1_004h/spect", "spect/tp1_004h/ct"):
+        files = _every_file(synthetic_patient_dir / folder)
+        for path in files[:3] + files[-1:]:
+            record = read_dicom_file(path)
+            theirs = pydicom.dcmread(path, stop_before_pixels=True)
+            assert_same_as_pydicom(record.header, theirs, path)
+            assert_same_as_pydicom(record.header.file_meta, theirs.file_meta, path)
+            checked += 1
+    assert checked == 14  # the SPECT time point is one multi-frame file
+
+
+def test_fast_headers_equal_pydicom_on_the_validation_data(shared_data):
+    """Real exports: IBSI DROs (explicit VR, private tags), NEMA PET (implicit VR), ACRIN (Siemens, sequences),
+    IBSI RT structure sets (implicit VR, nested sequences)."""
+    from ragaliv.io.dicom_header import read_dicom_file
+
+    files = []
+    for name in ("ibsi_suv_dro", "nema_iec_pet", "acrin_flt_pet_slices"):
+        found = [f for f in _every_file(shared_data(name)) if f.endswith(".dcm")]
+        files += found[::7] if len(found) > 40 else found
+    for path in files:
+        record = read_dicom_file(path)
+        theirs = pydicom.dcmread(path, stop_before_pixels=True)
+        assert record is not None, path
+        assert_same_as_pydicom(record.header, theirs, path)
+    assert len(files) > 60
+
+
+def test_fast_reader_implicit_vr_and_character_sets(tmp_path):
+    """Implicit VR little endian; UTF-8 and Latin-1 text decoded here; an ISO 2022 character set left to pydicom
+    (same value); private elements of an implicit VR file take pydicom's value."""
+    from ragaliv.io.dicom_header import read_dicom_file
+
+    cases = {"utf8": ("ISO_IR 192", "Müller^Jürgen", ExplicitVRLittleEndian),
+             "latin1": ("ISO_IR 100", "Müller^Jürgen", ImplicitVRLittleEndian),
+             "iso2022": (["", "ISO 2022 IR 87"], "Yamada^Tarou=山田^太郎", ExplicitVRLittleEndian)}
+    for name, (charset, person, syntax) in cases.items():
+        ds = image(np.arange(12).reshape(3, 4), SpecificCharacterSet=charset, PatientName=person,
+                   SeriesDescription="Lésion 1", ImagePositionPatient=[0, 0, 0], PixelSpacing=[1, 1])
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.add_new((0x0009, 0x0010), "LO", "GEMS_PETD_01")
+        ds.add_new((0x0009, 0x100D), "DT", "20260101101010")
+        path = str(tmp_path / f"{name}.dcm")
+        if int(pydicom.__version__.split(".")[0]) >= 3:
+            ds.save_as(path, implicit_vr=syntax == ImplicitVRLittleEndian, little_endian=True)
+        else:  # pragma: no cover - pydicom 2.4
+            ds.is_little_endian, ds.is_implicit_VR = True, syntax == ImplicitVRLittleEndian
+            ds.save_as(path, write_like_original=False)
+        record = read_dicom_file(path)
+        theirs = pydicom.dcmread(path, stop_before_pixels=True)
+        assert str(record.header.get("PatientName")) == str(theirs.PatientName)
+        assert record.header.get("SeriesDescription") == "Lésion 1"
+        assert_same_as_pydicom(record.header, theirs, name)
+        assert np.array_equal(_read_pixels_of(record), theirs.pixel_array if "PixelData" in theirs else
+                              pydicom.dcmread(path).pixel_array)
+
+
+def _read_pixels_of(record):
+    from ragaliv.io.dicom_series import _read_pixels
+
+    return _read_pixels(record)
+
+
+def test_fast_reader_refuses_truncated_files_and_skips_non_dicom(tmp_path):
+    from ragaliv.io.dicom_header import UnreadableDicomFile, read_dicom_file
+
+    whole = save(image(np.arange(12).reshape(3, 4), ImagePositionPatient=[0, 0, 0]), tmp_path / "whole.dcm")
+    data = open(whole, "rb").read()
+    (tmp_path / "head.dcm").write_bytes(data[:300])
+    (tmp_path / "pixels.dcm").write_bytes(data[:-5])
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    assert read_dicom_file(whole).pixel_length == 24
+    assert read_dicom_file(str(tmp_path / "notes.txt")) is None
+    for name, reason in (("head.dcm", "inside its DICOM header"), ("pixels.dcm", "holds 19 of the 24 bytes"),
+                         ("empty.dcm", "is empty (0 bytes)")):
+        with pytest.raises(UnreadableDicomFile, match=re.escape(reason)):
+            read_dicom_file(str(tmp_path / name))
+
+
+def test_keyword_table_agrees_with_the_dicom_dictionary():
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from ragaliv.io.dicom_keywords import KEYWORDS
+
+    for keyword, (tag, vr) in KEYWORDS.items():
+        assert tag_for_keyword(keyword) == tag, keyword
+        assert dictionary_VR(tag) == vr, keyword
+
+
+def test_ratio_command_does_not_import_pydicom(synthetic_patient_dir, tmp_path):
+    """The start-up cost of issue 12: the ratio command on DICOM PETs reads them without pydicom."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ragaliv.cli import main\n"
+        f"assert main(['ratio', '--ia', {str(synthetic_patient_dir / 'pet_ia')!r}, '--iv', "
+        f"{str(synthetic_patient_dir / 'pet_iv')!r}, '--segmentation', "
+        f"{str(synthetic_patient_dir / 'segmentation.seg.nrrd')!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydicom', 'scipy', 'matplotlib', "
+        "'highdicom', 'SimpleITK')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
+def test_rescale_slopes_and_headers_of_a_loaded_series(tmp_path):
+    """Per-slice rescale values, the fast headers and the pydicom headers describe the same sorted slices."""
+    slopes = [0.25, 4.0, 1.5]
+    write_stack(tmp_path, [(0, 0, 6.0 - 3.0 * k) for k in range(3)], (1, 0, 0, 0, 1, 0), (1.0, 1.0),
+                [8, 8, 8], slopes, [1.0, 0.0, -2.0])
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    assert volume.metadata["rescale_slopes"] == [1.5, 4.0, 0.25]  # sorted along the normal (z up)
+    np.testing.assert_allclose(volume.array[:, 1, 1], [8 * 1.5 - 2.0, 32.0, 8 * 0.25 + 1.0])
+    fast = [h.get("InstanceNumber") for h in volume.metadata["fast_slice_headers"]]
+    slow = [int(h.InstanceNumber) for h in volume.metadata["slice_headers"]]
+    assert fast == slow == [3, 2, 1]
+    assert volume.metadata["warnings"] == []
+
+
+def test_broken_file_of_another_series_does_not_block_and_unknown_one_does(tmp_path):
+    """A truncated file whose SeriesInstanceUID was read belongs to that series only; one cut before its UID
+    could belong to any series of the folder, so every series of that folder is refused."""
+    write_stack(tmp_path, [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1))
+    other = write_stack(tmp_path / "other", [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1),
+                        SeriesInstanceUID="9.9", Modality="MR")
+    data = open(other[1], "rb").read()
+    open(other[1], "wb").write(data[:-4])  # pixel data cut: its series (9.9) is known
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    assert volume.array.shape == (2, 3, 4)
+    with pytest.raises(RagalivInputError, match=r"slice_001\.dcm is truncated"):
+        load_volume(select_series(str(tmp_path), ("MR",), "MRI"))
+    open(other[1], "wb").write(data[:200])  # cut in the header: its series is unknown
+    with pytest.raises(RagalivInputError, match=r"slice_001\.dcm is truncated: it ends at byte 200"):
+        select_series(str(tmp_path), ("CT",))
+
+
+def test_nm_counts_without_rescale_are_the_stored_values_and_mr_needs_none(tmp_path):
+    """The NM Image and MR Image IODs have no Modality LUT: without RescaleSlope the stored values are the
+    image (not a missing tag). An NM series in Bq/mL (Units BQML) without it is refused (test_bad_input_series)."""
+    frames = np.stack([np.full((3, 4), 10 * f + 1, dtype=np.int16) for f in range(3)])
+    detector = Dataset()
+    detector.ImagePositionPatient = [0.0, 0.0, 0.0]
+    detector.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    os.makedirs(tmp_path / "nm")
+    save(image(frames, NM_STORAGE, Modality="NM", PixelSpacing=[4.0, 4.0], SpacingBetweenSlices=4.0,
+               DetectorInformationSequence=Sequence([detector])), tmp_path / "nm" / "counts.dcm")
+    volume = load_volume(select_series(str(tmp_path / "nm"), ("NM",), "SPECT"))
+    np.testing.assert_array_equal(volume.array[:, 0, 0], [1.0, 11.0, 21.0])
+    assert volume.metadata["rescale_slopes"] == [1.0, 1.0, 1.0]
+    write_stack(tmp_path / "mr", [(0, 0, 0), (0, 0, 2)], (1, 0, 0, 0, 1, 0), (1, 1), values=[5, 6], Modality="MR")
+    for path in sorted((tmp_path / "mr").iterdir()):
+        dataset = pydicom.dcmread(path)
+        del dataset.RescaleSlope, dataset.RescaleIntercept
+        save(dataset, path)
+    assert load_volume(select_series(str(tmp_path / "mr"), ("MR",), "MRI")).array[:, 1, 1].tolist() == [5.0, 6.0]
+
+
+def test_values_stored_with_vr_un_are_decoded_like_pydicom(tmp_path):
+    """A VR lost in transfer (UN): RescaleSlope and a private element decode as pydicom decodes them."""
+    from pydicom.dataelem import DataElement
+    from ragaliv.io.dicom_header import read_dicom_file
+
+    ds = image(np.arange(12).reshape(3, 4), ImagePositionPatient=[0, 0, 0], PixelSpacing=[1, 1],
+               ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+    ds[0x00281053] = DataElement(0x00281053, "UN", b"0.25")
+    ds.add_new((0x7053, 0x0010), "LO", "Philips PET Private Group")
+    ds[0x70531000] = DataElement(0x70531000, "UN", b"1.5 ")
+    path = save(ds, tmp_path / "un.dcm")
+    record = read_dicom_file(path)
+    theirs = pydicom.dcmread(path, stop_before_pixels=True)
+    assert record.header.get("RescaleSlope") == theirs.RescaleSlope == 0.25
+    assert_same_as_pydicom(record.header, theirs, "un.dcm")
+    volume = load_volume(select_series(str(tmp_path), ("CT",)))
+    np.testing.assert_allclose(volume.array[0], np.arange(12).reshape(3, 4) / 4)

@@ -2,13 +2,14 @@
 
 Why our own reader: PET quantification needs the *per-slice* headers (RescaleSlope, AcquisitionTime,
 ActualFrameDuration differ per slice in real PET, PET notes §3.1 and §7), and a missing slice must be an
-error rather than a silently stretched volume.
+error rather than a silently stretched or shortened volume. Headers are parsed by :mod:`.dicom_header`
+(fast, no pydicom import on the usual files) and the pixel data is read in one piece per file.
 
 * :func:`list_series` reads headers only and groups files by SeriesInstanceUID.
 * :func:`select_series` picks the one series of an expected modality, or explains what was found.
 * :func:`load_volume` stacks single-frame slices (PT, CT, MR) along the slice normal, or reads a
   multi-frame object (NM SPECT, classic or enhanced multi-frame PT/CT), applying RescaleSlope/Intercept
-  per slice (per frame).
+  per slice (per frame) after :mod:`.dicom_checks` has found the series whole and its rescale valid.
 """
 
 import os
@@ -17,43 +18,83 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from ..errors import RagalivInputError
 from ..geometry import Geometry, Volume
+from . import dicom_checks as checks
+from .dicom_geometry import (
+    SERIES_HINT,
+    Plane,
+    check_consistent,
+    integer,
+    multi_frame_planes,
+    single_frame_plane,
+    sort_and_step,
+)
+from .dicom_header import DicomFile, UnreadableDicomFile, read_dicom_file
 
 PathInput = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-# Media Storage Directory (DICOMDIR) SOP Class: an index file, not an image (DICOM PS3.4 Annex F).
-_DICOMDIR_SOP_CLASS_UID = "1.2.840.10008.1.3.10"
-
-# Relative tolerance on slice gaps: a missing slice doubles a gap, rounding in DS strings is < 0.1 %.
-_GAP_RELATIVE_TOLERANCE = 0.02
-# Direction cosines of two slices of one series must agree to this (DICOM DS precision is ~1e-6).
-_ORIENTATION_TOLERANCE = 1e-4
 
 # Pixel value unit by PET Units (0054,1001) (PET notes §3.2) and by modality.
 _UNIT_BY_PET_UNITS = {"BQML": "Bq/mL", "GML": "g/mL", "CM2ML": "cm2/mL", "CNTS": "counts"}
 _UNIT_BY_MODALITY = {"CT": "HU", "NM": "counts"}
+_EMISSION = ("PT", "NM")
 
-_SERIES_HINT = (
-    "Point the input at a folder (or files) holding exactly one series; in Slicer load the series "
-    "through the DICOM module and pick its volume."
-)
+
+class PydicomHeaders(Sequence):
+    """pydicom Datasets of ``files`` (pixels not read), parsed on first access and kept per file (the frames of
+    one multi-frame file share one object): for code that needs pydicom objects, e.g. highdicom in the DICOM
+    SEG/SR export. The core reads the fast headers instead."""
+
+    def __init__(self, files: Sequence[str]):
+        self._files = list(files)
+        self._datasets: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        path = self._files[index]
+        dataset = self._datasets.get(path)
+        if dataset is None:
+            import pydicom
+
+            dataset = pydicom.dcmread(path, stop_before_pixels=True)
+            self._datasets[path] = dataset
+        return dataset
 
 
 @dataclass
 class DicomSeries:
-    """One series found on disk: its identity, its files and their headers (pixels not read)."""
+    """One series found on disk: its identity, its files and their headers (pixels not read).
+
+    ``fast_headers`` are the headers as :mod:`.dicom_header` read them (read like pydicom Datasets);
+    ``headers`` gives pydicom Datasets of the same files, parsed on first use. ``problems`` lists files under the
+    same input that are DICOM but unreadable and belong to this series, or to no series that could be told."""
 
     series_instance_uid: str
     modality: str
     series_description: str
     files: list[str] = field(default_factory=list)
-    headers: list[Dataset] = field(default_factory=list)
-    pixel_offsets: list[Optional[int]] = field(default_factory=list)  # byte offset of (7FE0,0010), if known
+    fast_headers: list[Any] = field(default_factory=list)
+    records: list[DicomFile] = field(default_factory=list)
+    problems: list[UnreadableDicomFile] = field(default_factory=list)
+    role: str = "DICOM"
+    folder: str = ""
+    _pydicom_headers: Optional[PydicomHeaders] = field(default=None, repr=False, compare=False)
+
+    @property
+    def headers(self) -> PydicomHeaders:
+        if self._pydicom_headers is None or len(self._pydicom_headers) != len(self.files):
+            self._pydicom_headers = PydicomHeaders(self.files)
+        return self._pydicom_headers
+
+    @property
+    def label(self) -> str:
+        """``the IA PET series in /data/pet_ia`` - for messages."""
+        return checks.series_label(self.role, self.folder)
 
     def describe(self) -> str:
         """``CT 'Abdomen' (120 files)`` - how a user recognises the series."""
@@ -83,61 +124,73 @@ def _candidate_files(path: PathInput) -> list[str]:
     return files
 
 
-def _read_header(path: str) -> tuple[Optional[Dataset], Optional[int]]:
-    """Header of a DICOM file and the byte offset where its pixel data element starts (reading stops
-    there), or (None, None) for anything that is not a DICOM image (DICOMDIR, .txt ...)."""
-    try:
-        with open(path, "rb") as stream:
-            dataset = pydicom.dcmread(stream, stop_before_pixels=True, force=False)
-            offset = stream.tell()
-    except Exception:  # not DICOM, or too broken to be one of ours: skip it like any other stray file
-        return None, None
-    sop_class = str(getattr(getattr(dataset, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
-    if sop_class == _DICOMDIR_SOP_CLASS_UID or "DirectoryRecordSequence" in dataset:
-        return None, None
-    if not str(dataset.get("SeriesInstanceUID", "") or ""):
-        return None, None
-    return dataset, offset
+def _scan(path: PathInput) -> tuple[list[DicomSeries], list[UnreadableDicomFile]]:
+    """Series under ``path`` and the unreadable DICOM files whose series cannot be told."""
+    by_uid: dict[str, DicomSeries] = {}
+    strays: list[UnreadableDicomFile] = []
+    folder = os.fspath(path) if isinstance(path, (str, os.PathLike)) else ""
+    for file_path in _candidate_files(path):
+        try:
+            record = read_dicom_file(file_path)
+        except UnreadableDicomFile as problem:
+            if problem.series_instance_uid:
+                series = by_uid.setdefault(problem.series_instance_uid, DicomSeries(
+                    problem.series_instance_uid, "", "", folder=folder))
+                series.problems.append(problem)
+            else:
+                strays.append(problem)
+            continue
+        if record is None:
+            continue
+        header = record.header
+        sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+        uid = str(header.get("SeriesInstanceUID", "") or "").strip()
+        if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in header or not uid:
+            continue  # a DICOMDIR index (PS3.4 Annex F), or no series at all
+        series = by_uid.get(uid)
+        if series is None:
+            series = DicomSeries(uid, "", "", folder=folder)
+            by_uid[uid] = series
+        if not series.files:
+            series.modality = str(header.get("Modality", "") or "").strip()
+            series.series_description = str(header.get("SeriesDescription", "") or "").strip()
+        series.files.append(file_path)
+        series.fast_headers.append(header)
+        series.records.append(record)
+    found = [series for series in by_uid.values() if series.files or series.problems]
+    for series in found:
+        series.problems.extend(strays)
+    return found, strays
 
 
 def list_series(path: PathInput) -> list[DicomSeries]:
     """All DICOM series under ``path`` (folder searched recursively, one file, or a list of files).
 
-    Only headers are read; files that are not DICOM (DICOMDIR, text, images) are skipped silently.
+    Only headers are read; files that are not DICOM (DICOMDIR, text, images) are skipped. DICOM files that
+    cannot be read whole are kept in each series' ``problems`` (they make :func:`load_volume` refuse).
     """
-    by_uid: dict[str, DicomSeries] = {}
-    for file_path in _candidate_files(path):
-        dataset, pixel_offset = _read_header(file_path)
-        if dataset is None:
-            continue
-        uid = str(dataset.SeriesInstanceUID)
-        series = by_uid.get(uid)
-        if series is None:
-            series = DicomSeries(
-                series_instance_uid=uid,
-                modality=str(dataset.get("Modality", "") or "").strip(),
-                series_description=str(dataset.get("SeriesDescription", "") or "").strip(),
-            )
-            by_uid[uid] = series
-        series.files.append(file_path)
-        series.headers.append(dataset)
-        series.pixel_offsets.append(pixel_offset)
-    return list(by_uid.values())
+    return [series for series in _scan(path)[0] if series.files]
 
 
 def select_series(path: PathInput, modalities: Sequence[str] = ("PT",), role: str = "PET") -> DicomSeries:
     """The single series under ``path`` whose Modality (0008,0060) is one of ``modalities``."""
-    found = list_series(path)
+    scanned, strays = _scan(path)
+    found = [series for series in scanned if series.files]
     shown = path if isinstance(path, (str, os.PathLike)) else f"{len(list(path))} given files"
     wanted = "/".join(modalities)
     if not found:
+        problems = [p for series in scanned for p in series.problems] or strays
+        checks.refuse_unreadable(problems, checks.series_label(role, str(shown)))
         raise RagalivInputError(
             f"No DICOM image files found in {shown} (expected the {role} series, Modality {wanted}).",
             "Check the path; DICOMDIR index files and non-DICOM files are ignored.",
         )
     accepted = [series for series in found if series.modality in modalities]
     if len(accepted) == 1:
-        return accepted[0]
+        series = accepted[0]
+        series.role = role
+        checks.refuse_unreadable(series.problems, series.label)
+        return series
     if not accepted:
         listing = "; ".join(series.describe() for series in found)
         if len(found) == 1:
@@ -147,307 +200,64 @@ def select_series(path: PathInput, modalities: Sequence[str] = ("PT",), role: st
             )
         else:
             message = f"No {role} series (Modality (0008,0060) {wanted}) in {shown}; found {listing}."
-        raise RagalivInputError(message, f"Give the {role} series ({wanted}). " + _SERIES_HINT)
+        raise RagalivInputError(message, f"Give the {role} series ({wanted}). " + SERIES_HINT)
     listing = "; ".join(f"{s.describe()} UID {s.series_instance_uid}" for s in accepted)
     raise RagalivInputError(
         f"{len(accepted)} {role} series (Modality {wanted}) found in {shown}: {listing}.",
-        "Give the folder of one series. " + _SERIES_HINT,
+        "Give the folder of one series. " + SERIES_HINT,
     )
 
 
-# --- header helpers ----------------------------------------------------------------------------------
-def _floats(dataset: Optional[Dataset], keyword: str, count: int) -> Optional[np.ndarray]:
-    """``count`` finite numbers from ``keyword``, or None when absent, empty or malformed."""
-    value = None if dataset is None else dataset.get(keyword)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        value = [value]
-    try:
-        values = [float(v) for v in value]
-    except (TypeError, ValueError):
-        return None
-    if len(values) != count or not all(np.isfinite(values)):
-        return None
-    return np.array(values, dtype=float)
-
-
-def _float(dataset: Optional[Dataset], keyword: str, default: float) -> float:
-    value = _floats(dataset, keyword, 1)
-    return default if value is None else float(value[0])
-
-
-def _require(dataset: Dataset, keyword: str, tag: str, count: int, where: str) -> np.ndarray:
-    values = _floats(dataset, keyword, count)
-    if values is None:
-        raise RagalivInputError(
-            f"DICOM attribute {keyword} {tag} is missing or invalid in {where}: the image geometry "
-            "cannot be built.",
-            "Re-export the series from the scanner or PACS with complete geometry attributes.",
-        )
-    return values
-
-
-@dataclass
-class _Plane:
-    """One 2D slice (or frame) to stack: its position, orientation, pixel spacing and rescale."""
-
-    position_lps_mm: np.ndarray
-    orientation: np.ndarray  # row (i) direction, column (j) direction: 6 cosines
-    pixel_spacing_mm: np.ndarray  # (row spacing = along j, column spacing = along i)
-    rows: int
-    columns: int
-    slope: float
-    intercept: float
-    header: Dataset
-    file: str
-    frame: Optional[int] = None  # index into a multi-frame pixel array
-
-    @property
-    def normal(self) -> np.ndarray:
-        return np.cross(self.orientation[:3], self.orientation[3:])
-
-
-def _single_frame_plane(header: Dataset, file_path: str) -> _Plane:
-    where = os.path.basename(file_path)
-    return _Plane(
-        position_lps_mm=_require(header, "ImagePositionPatient", "(0020,0032)", 3, where),
-        orientation=_require(header, "ImageOrientationPatient", "(0020,0037)", 6, where),
-        pixel_spacing_mm=_require(header, "PixelSpacing", "(0028,0030)", 2, where),
-        rows=int(_require(header, "Rows", "(0028,0010)", 1, where)[0]),
-        columns=int(_require(header, "Columns", "(0028,0011)", 1, where)[0]),
-        slope=_float(header, "RescaleSlope", 1.0),
-        intercept=_float(header, "RescaleIntercept", 0.0),
-        header=header,
-        file=file_path,
-    )
-
-
-def _first_item(dataset: Dataset, keyword: str) -> Optional[Dataset]:
-    sequence = dataset.get(keyword)
-    return sequence[0] if sequence else None
-
-
-def _functional(frame_group: Optional[Dataset], shared: Optional[Dataset], keyword: str) -> Optional[Dataset]:
-    """An item of a functional group macro, per-frame first, then shared (enhanced multi-frame)."""
-    for group in (frame_group, shared):
-        if group is not None:
-            item = _first_item(group, keyword)
-            if item is not None:
-                return item
-    return None
-
-
-def _multi_frame_planes(header: Dataset, file_path: str) -> list[_Plane]:
-    """Frames of one multi-frame file as planes: NM (DetectorInformationSequence), enhanced or classic."""
-    where = os.path.basename(file_path)
-    frames = int(_require(header, "NumberOfFrames", "(0028,0008)", 1, where)[0])
-    rows = int(_require(header, "Rows", "(0028,0010)", 1, where)[0])
-    columns = int(_require(header, "Columns", "(0028,0011)", 1, where)[0])
-    per_frame = header.get("PerFrameFunctionalGroupsSequence")
-    if per_frame:
-        # Enhanced multi-frame (e.g. Enhanced PET/CT): position per frame; orientation and spacing
-        # per frame or shared.
-        shared = _first_item(header, "SharedFunctionalGroupsSequence")
-        planes = []
-        for index, group in enumerate(per_frame):
-            position = _functional(group, shared, "PlanePositionSequence")
-            orientation = _functional(group, shared, "PlaneOrientationSequence")
-            measures = _functional(group, shared, "PixelMeasuresSequence")
-            transform = _functional(group, shared, "PixelValueTransformationSequence")
-            if position is None or orientation is None or measures is None:
-                raise RagalivInputError(
-                    f"Frame {index + 1} of {where} lacks PlanePositionSequence (0020,9113), "
-                    "PlaneOrientationSequence (0020,9116) or PixelMeasuresSequence (0028,9110).",
-                    "Re-export the series as single-frame images.",
-                )
-            planes.append(
-                _Plane(
-                    position_lps_mm=_require(position, "ImagePositionPatient", "(0020,0032)", 3, where),
-                    orientation=_require(orientation, "ImageOrientationPatient", "(0020,0037)", 6, where),
-                    pixel_spacing_mm=_require(measures, "PixelSpacing", "(0028,0030)", 2, where),
-                    rows=rows,
-                    columns=columns,
-                    slope=_float(transform, "RescaleSlope", 1.0) if transform is not None else 1.0,
-                    intercept=_float(transform, "RescaleIntercept", 0.0) if transform is not None else 0.0,
-                    header=header,
-                    file=file_path,
-                    frame=index,
-                )
-            )
-        return planes
-    # Classic multi-frame: NM keeps the first frame's position/orientation in DetectorInformationSequence;
-    # frames are slices stepping along the normal by SpacingBetweenSlices (as ITK/GDCM and Slicer read NM).
-    detector = _first_item(header, "DetectorInformationSequence")
-    source = detector if detector is not None and "ImagePositionPatient" in detector else header
-    position = _require(source, "ImagePositionPatient", "(0020,0032)", 3, where)
-    orientation = _require(source, "ImageOrientationPatient", "(0020,0037)", 6, where)
-    pixel_spacing = _require(header, "PixelSpacing", "(0028,0030)", 2, where)
-    step = _floats(header, "SpacingBetweenSlices", 1)
-    if step is None or step[0] == 0:
-        step = _floats(header, "SliceThickness", 1)
-    if step is None or step[0] == 0:
-        raise RagalivInputError(
-            f"{where} is a {frames}-frame image without SpacingBetweenSlices (0018,0088) or "
-            "SliceThickness (0018,0050): the slice spacing is unknown.",
-            "Re-export the reconstruction with its slice spacing.",
-        )
-    normal = np.cross(orientation[:3], orientation[3:])
-    order = list(range(frames))
-    slice_vector = header.get("SliceVector")
-    if slice_vector is not None and len(slice_vector) == frames:
-        order = sorted(order, key=lambda f: int(slice_vector[f]))
-    planes = []
-    for k, frame in enumerate(order):
-        planes.append(
-            _Plane(
-                position_lps_mm=position + k * float(step[0]) * normal,
-                orientation=orientation,
-                pixel_spacing_mm=pixel_spacing,
-                rows=rows,
-                columns=columns,
-                slope=_float(header, "RescaleSlope", 1.0),
-                intercept=_float(header, "RescaleIntercept", 0.0),
-                header=header,
-                file=file_path,
-                frame=frame,
-            )
-        )
-    return planes
-
-
-# --- stacking ----------------------------------------------------------------------------------------
-def _check_consistent(planes: list[_Plane]) -> None:
-    first = planes[0]
-    for plane in planes[1:]:
-        name = os.path.basename(plane.file)
-        if (plane.rows, plane.columns) != (first.rows, first.columns):
-            raise RagalivInputError(
-                f"Slices differ in size: {name} is {plane.rows}x{plane.columns}, "
-                f"{os.path.basename(first.file)} is {first.rows}x{first.columns} "
-                "(Rows/Columns (0028,0010)/(0028,0011)).",
-                _SERIES_HINT,
-            )
-        if not np.allclose(plane.orientation, first.orientation, atol=_ORIENTATION_TOLERANCE):
-            raise RagalivInputError(
-                f"Slices differ in ImageOrientationPatient (0020,0037): {name} vs "
-                f"{os.path.basename(first.file)}; a series with several orientations cannot form one volume.",
-                _SERIES_HINT,
-            )
-        if not np.allclose(plane.pixel_spacing_mm, first.pixel_spacing_mm, rtol=1e-4, atol=1e-5):
-            raise RagalivInputError(
-                f"Slices differ in PixelSpacing (0028,0030): {name} has {list(plane.pixel_spacing_mm)}, "
-                f"{os.path.basename(first.file)} has {list(first.pixel_spacing_mm)}.",
-                _SERIES_HINT,
-            )
-
-
-def _sort_and_step(planes: list[_Plane]) -> tuple[list[_Plane], np.ndarray]:
-    """Planes sorted along the slice normal and the uniform step vector between them (mm, LPS)."""
-    normal = planes[0].normal
-    distances = np.array([float(np.dot(p.position_lps_mm, normal)) for p in planes])
-    order = np.argsort(distances, kind="stable")
-    planes = [planes[i] for i in order]
-    distances = distances[order]
-    if len(planes) == 1:
-        header = planes[0].header
-        spacing = _floats(header, "SpacingBetweenSlices", 1)
-        if spacing is None or spacing[0] == 0:
-            spacing = _floats(header, "SliceThickness", 1)
-        thickness = abs(float(spacing[0])) if spacing is not None and spacing[0] != 0 else 1.0
-        return planes, normal * thickness
-    gaps = np.diff(distances)
-    duplicates = np.flatnonzero(np.abs(gaps) < 1e-3)
-    if duplicates.size:
-        a, b = planes[duplicates[0]], planes[duplicates[0] + 1]
-        raise RagalivInputError(
-            f"Two slices at the same position {distances[duplicates[0]]:.3f} mm along the slice normal: "
-            f"{os.path.basename(a.file)} and {os.path.basename(b.file)} (duplicate copies, or several "
-            "time frames/reconstructions in one series).",
-            _SERIES_HINT,
-        )
-    step = float(np.min(gaps))  # missing slices only ever widen a gap, so the smallest gap is the spacing
-    tolerance = max(0.01, _GAP_RELATIVE_TOLERANCE * step)
-    bad = np.flatnonzero(np.abs(gaps - step) > tolerance)
-    if bad.size:
-        index = int(bad[0])
-        gap = float(gaps[index])
-        ratio = gap / step
-        where = f"between {distances[index]:.2f} mm and {distances[index + 1]:.2f} mm along the slice normal"
-        if ratio > 1.5 and abs(ratio - round(ratio)) * step <= tolerance:
-            missing = round(ratio) - 1
-            message = (
-                f"{missing} slice{'s are' if missing > 1 else ' is'} missing {where} "
-                f"(gap {gap:.3f} mm, slice spacing {step:.3f} mm; {len(planes)} slices present)."
-            )
-        else:
-            message = f"Non-uniform slice spacing {where}: gap {gap:.3f} mm, typical spacing {step:.3f} mm."
-        raise RagalivInputError(message, "Give the complete series (all slices, one reconstruction).")
-    step_vector = (planes[-1].position_lps_mm - planes[0].position_lps_mm) / (len(planes) - 1)
-    expected = planes[0].position_lps_mm + np.arange(len(planes))[:, None] * step_vector
-    actual = np.array([p.position_lps_mm for p in planes])
-    if np.max(np.linalg.norm(actual - expected, axis=1)) > tolerance:
-        raise RagalivInputError(
-            "The slice positions (ImagePositionPatient (0020,0032)) do not lie on one straight line.",
-            "Give one reconstruction of one acquisition.",
-        )
-    return planes, step_vector
-
-
-def _pixel_unit(header: Dataset, modality: str) -> str:
+def _pixel_unit(header: Any, modality: str) -> str:
     if modality in ("PT", "NM") and str(header.get("Units", "") or "").strip():
         # (0054,1001) Units: PET always; quantitative SPECT exports (e.g. Bq/mL) use it too.
         return _UNIT_BY_PET_UNITS.get(str(header.get("Units", "") or "").strip().upper(), "")
     return _UNIT_BY_MODALITY.get(modality, "")
 
 
-_UNCOMPRESSED_LITTLE_ENDIAN = {"1.2.840.10008.1.2": False, "1.2.840.10008.1.2.1": True}  # UID -> explicit VR
-_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
-
-
-def _read_raw_pixels(file_path: str, header: Dataset, offset: Optional[int]) -> Optional[np.ndarray]:
-    """Native little-endian pixel data read straight from its byte offset (no second parse of the
-    header: about twice as fast on a PET series). None when this fast path does not apply."""
-    meta = getattr(header, "file_meta", None)
-    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
-    explicit = _UNCOMPRESSED_LITTLE_ENDIAN.get(syntax)
-    bits = int(_float(header, "BitsAllocated", 0.0))
-    signed = int(_float(header, "PixelRepresentation", 0.0)) == 1
-    stored = int(_float(header, "BitsStored", float(bits)))
-    single_channel = int(_float(header, "SamplesPerPixel", 1.0)) == 1
-    if offset is None or explicit is None or bits not in (8, 16, 32) or not single_channel:
+def _read_raw_pixels(record: DicomFile) -> Optional[np.ndarray]:
+    """Native little-endian pixel data read in one piece from the offset found with the header. None when
+    this fast path does not apply (compressed, sign extension, several samples: pydicom decodes those)."""
+    header = record.header
+    if not record.native_little_endian or record.pixel_offset is None or record.pixel_length is None:
         return None
-    if signed and stored != bits:
-        return None  # needs sign extension: leave it to pydicom
-    with open(file_path, "rb") as stream:
-        stream.seek(offset)
-        element = stream.read(12 if explicit else 8)
-        if len(element) < 8 or element[:4] != _PIXEL_DATA_TAG:
-            return None
-        length = int.from_bytes(element[8:12] if explicit else element[4:8], "little")
-        if explicit and element[4:6] not in (b"OW", b"OB"):
-            return None
-        if length == 0xFFFFFFFF:
-            return None  # encapsulated (compressed)
-        data = stream.read(length)
+    bits = integer(header, "BitsAllocated", 0)
+    signed = integer(header, "PixelRepresentation", 0) == 1
+    stored = integer(header, "BitsStored", bits)
+    if bits not in (8, 16, 32) or integer(header, "SamplesPerPixel", 1) != 1 or (signed and stored != bits):
+        return None
+    with open(record.path, "rb") as stream:
+        stream.seek(record.pixel_offset)
+        data = stream.read(record.pixel_length)
+    if len(data) != record.pixel_length:
+        raise RagalivInputError(
+            f"{record.path} changed while it was read: its pixel data is now {len(data)} of "
+            f"{record.pixel_length} bytes.", "Read the series again once it is completely copied.")
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
-    rows, columns = int(_float(header, "Rows", 0.0)), int(_float(header, "Columns", 0.0))
-    frames = int(_float(header, "NumberOfFrames", 1.0))
+    rows, columns = integer(header, "Rows", 0), integer(header, "Columns", 0)
+    frames = integer(header, "NumberOfFrames", 1)
     expected = rows * columns * frames
-    pixels = np.frombuffer(data, dtype=dtype, count=min(expected, len(data) // dtype.itemsize))
-    if pixels.size != expected:
-        return None
+    if len(data) // dtype.itemsize < expected:
+        raise RagalivInputError(
+            f"{os.path.basename(record.path)}: its pixel data (7FE0,0010) holds {len(data)} bytes, fewer than "
+            f"Rows x Columns x frames ({rows} x {columns} x {frames}) x {bits // 8} bytes = "
+            f"{expected * dtype.itemsize}. File: {record.path}.",
+            "Copy the series again from the scanner or PACS; the file is damaged.",
+        )
+    pixels = np.frombuffer(data, dtype=dtype, count=expected)
     return pixels.reshape((frames, rows, columns) if frames > 1 else (rows, columns))
 
 
-def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optional[int] = None) -> np.ndarray:
-    if header is not None:
-        fast = _read_raw_pixels(file_path, header, offset)
-        if fast is not None:
-            return fast
+def _read_pixels(record: DicomFile) -> np.ndarray:
+    fast = _read_raw_pixels(record)
+    if fast is not None:
+        return fast
+    import pydicom  # compressed or unusual pixel data: pydicom and its decoders
+
+    file_path = record.path
     try:
         dataset = pydicom.dcmread(file_path, force=False)
-    except (InvalidDicomError, OSError, EOFError, ValueError) as error:
+    except Exception as error:  # pydicom raises several types for broken files
         raise RagalivInputError(f"Cannot read {file_path}: {error}", "Check the file.") from None
     try:
         return np.asarray(dataset.pixel_array)
@@ -461,27 +271,46 @@ def _read_pixels(file_path: str, header: Optional[Dataset] = None, offset: Optio
         ) from None
 
 
-def _planes_and_geometry(series: DicomSeries) -> tuple[list[_Plane], Geometry]:
-    """Sorted slices (frames) of the series and the grid they form, from the headers alone."""
-    if not series.files:
-        raise RagalivInputError("The DICOM series has no files.", _SERIES_HINT)
-    planes: list[_Plane] = []
-    for header, file_path in zip(series.headers, series.files):
-        if int(_float(header, "NumberOfFrames", 1.0)) > 1:
-            planes.extend(_multi_frame_planes(header, file_path))
-        else:
-            planes.append(_single_frame_plane(header, file_path))
-    _check_consistent(planes)
-    planes, step_vector = _sort_and_step(planes)
+def _check_files(series: DicomSeries) -> None:
+    """Refuse unreadable files, image files without pixel data and copies of one instance."""
+    checks.refuse_unreadable(series.problems, series.label)
+    checks.refuse_missing_pixels([r.path for r in series.records if not r.has_pixel_data], series.label)
+    checks.refuse_duplicate_instances([str(h.get("SOPInstanceUID") or "").strip() for h in series.fast_headers],
+                                      series.files, series.label)
 
+
+def _planes_and_geometry(series: DicomSeries) -> tuple[list[Plane], Geometry, list[str]]:
+    """Sorted slices (frames) of the series, the grid they form and warnings, from the headers alone."""
+    if not series.files:
+        raise RagalivInputError("The DICOM series has no files.", SERIES_HINT)
+    _check_files(series)
+    planes: list[Plane] = []
+    for header, record in zip(series.fast_headers, series.records):
+        if integer(header, "NumberOfFrames", 1) > 1:
+            planes.extend(multi_frame_planes(header, record))
+        else:
+            planes.append(single_frame_plane(header, record))
+    check_consistent(planes)
+    planes, step_vector = sort_and_step(planes)
+    headers = [plane.header for plane in planes]
+    places = [plane.place for plane in planes]
+    checks.check_frame_of_reference(headers, places, series.label)
+    warnings = []
+    if series.modality == "PT" and all(plane.frame is None for plane in planes):
+        warnings.extend(checks.check_pet_slice_count(headers, places, series.label))
     first = planes[0]
+    if len(planes) > 1:
+        shear = checks.shear_warning(step_vector, first.normal, series.label)
+        if shear:
+            warnings.append(shear)
+
     row_direction, column_direction = first.orientation[:3], first.orientation[3:]
     matrix = np.eye(4)
     matrix[:3, 0] = row_direction * first.pixel_spacing_mm[1]  # i runs along a row: column spacing
     matrix[:3, 1] = column_direction * first.pixel_spacing_mm[0]  # j runs down a column: row spacing
     matrix[:3, 2] = step_vector
     matrix[:3, 3] = first.position_lps_mm
-    return planes, Geometry((len(planes), first.rows, first.columns), matrix)
+    return planes, Geometry((len(planes), first.rows, first.columns), matrix), warnings
 
 
 def series_geometry(series: DicomSeries) -> Geometry:
@@ -489,47 +318,114 @@ def series_geometry(series: DicomSeries) -> Geometry:
     return _planes_and_geometry(series)[1]
 
 
-def load_volume(series: DicomSeries) -> Volume:
-    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
+def _rescales(planes: list[Plane], series: DicomSeries) -> tuple[list[float], list[float]]:
+    """RescaleSlope/Intercept per slice (frame), validated by :func:`.dicom_checks.check_rescales`."""
+    units = str(planes[0].header.get("Units", "") or "").strip().upper()
+    by_source: dict[int, tuple] = {}  # the frames of one file share their header: read it once
+    slopes, intercepts = [], []
+    for plane in planes:
+        pair = by_source.get(id(plane.rescale))
+        if pair is None:
+            pair = (checks.rescale_value(plane.rescale, "RescaleSlope"),
+                    checks.rescale_value(plane.rescale, "RescaleIntercept"))
+            by_source[id(plane.rescale)] = pair
+        slopes.append(pair[0])
+        intercepts.append(pair[1])
+    return checks.check_rescales(slopes, intercepts, [plane.place for plane in planes], series.modality, units,
+                                 series.label)
 
-    ``metadata`` holds ``slice_headers`` (one dataset per k, sorted; a multi-frame file repeats its header),
-    ``files``, ``series_instance_uid``, ``modality``, ``series_description`` and the rescale per slice.
-    """
-    planes, geometry = _planes_and_geometry(series)
-    first = planes[0]
-    array = np.empty(geometry.shape_kji, dtype=np.float64)
-    file_header = {path: (header, offset) for path, header, offset in
-                   zip(series.files, series.headers, series.pixel_offsets or [None] * len(series.files))}
-    cache: dict[str, np.ndarray] = {}
+
+@dataclass
+class SeriesLayout:
+    """What the headers of a checked series say, before any pixel is read: the slices sorted along the normal,
+    their grid, RescaleSlope/Intercept per slice and the warnings of :mod:`.dicom_checks`."""
+
+    series: DicomSeries
+    planes: list[Plane]
+    geometry: Geometry
+    slopes: list[float]
+    intercepts: list[float]
+    warnings: list[str]
+
+    @property
+    def headers(self) -> list[Any]:
+        """One fast header per slice (k order); the frames of a multi-frame file share theirs."""
+        return [plane.header for plane in self.planes]
+
+    @property
+    def unit(self) -> str:
+        return _pixel_unit(self.planes[0].header, self.series.modality)
+
+    def metadata(self) -> dict[str, Any]:
+        files = [plane.file for plane in self.planes]
+        return {
+            "series_instance_uid": self.series.series_instance_uid,
+            "modality": self.series.modality,
+            "series_description": self.series.series_description,
+            "files": files,
+            "frame_indices": [plane.frame for plane in self.planes],
+            "fast_slice_headers": self.headers,
+            "slice_headers": PydicomHeaders(files),
+            "rescale_slopes": list(self.slopes),
+            "rescale_intercepts": list(self.intercepts),
+            "warnings": list(self.warnings),
+        }
+
+
+def read_layout(series: DicomSeries) -> SeriesLayout:
+    """Check the series (files, geometry, rescale) and lay out its slices, reading headers only."""
+    planes, geometry, warnings = _planes_and_geometry(series)
+    slopes, intercepts = _rescales(planes, series)
+    return SeriesLayout(series, planes, geometry, slopes, intercepts, warnings)
+
+
+def read_pixels(layout: SeriesLayout, dtype: Any = np.float64,
+                scale_per_slice: Optional[Sequence[float]] = None) -> np.ndarray:
+    """The rescaled pixel values ``[k, j, i]``: float64(stored) x slope + intercept per slice, then (optionally)
+    x ``scale_per_slice[k]`` in float64, stored as ``dtype`` - the same numbers as rescaling the whole float64
+    volume first, computed slice by slice while each slice is in cache."""
+    planes, slopes, intercepts = layout.planes, layout.slopes, layout.intercepts
+    array = np.empty(layout.geometry.shape_kji, dtype=dtype)
+    direct = np.dtype(dtype) == np.float64 and scale_per_slice is None
+    work = None if direct else np.empty(layout.geometry.shape_kji[1:], dtype=np.float64)
+    pixels: Optional[np.ndarray] = None
+    pixels_of = ""
+    blank = True
     for k, plane in enumerate(planes):
-        pixels = cache.get(plane.file)
-        if pixels is None:
-            pixels = _read_pixels(plane.file, *file_header.get(plane.file, (None, None)))
-            if plane.frame is not None:
-                cache = {plane.file: pixels}  # keep only the current multi-frame file in memory
-        if plane.frame is not None:
-            frame = pixels.reshape((-1, plane.rows, plane.columns))[plane.frame]
-        else:
-            frame = pixels
+        if plane.file != pixels_of:  # a multi-frame file is read once for all its frames
+            pixels, pixels_of = _read_pixels(plane.record), plane.file
+        assert pixels is not None
+        frame = pixels.reshape((-1, plane.rows, plane.columns))[plane.frame] if plane.frame is not None else pixels
         if frame.shape != (plane.rows, plane.columns):
             raise RagalivInputError(
                 f"{os.path.basename(plane.file)}: pixel data of shape {frame.shape} does not match "
                 f"Rows x Columns {plane.rows}x{plane.columns} (colour or corrupt image?).",
                 "Give a greyscale image series.",
             )
-        array[k] = frame
-    # Rescale per slice (slopes differ between slices in real PET), in one vectorised step.
-    array *= np.array([plane.slope for plane in planes])[:, np.newaxis, np.newaxis]
-    array += np.array([plane.intercept for plane in planes])[:, np.newaxis, np.newaxis]
+        # Rescale per slice (slopes differ between slices in real PET, PET notes §3.1).
+        target = array[k] if work is None else work
+        np.multiply(frame, slopes[k], out=target, dtype=np.float64)
+        if intercepts[k] != 0.0:
+            target += intercepts[k]
+        blank = blank and not target.any()
+        if work is not None:
+            factor = 1.0 if scale_per_slice is None else float(scale_per_slice[k])
+            np.multiply(work, factor, out=array[k], dtype=np.float64, casting="same_kind")
+    if layout.series.modality in _EMISSION and blank:
+        raise RagalivInputError(
+            f"Every voxel of {layout.series.label} is 0: the image is blank (stored pixel values all 0).",
+            "Re-export the reconstruction from the scanner or PACS; a blank image cannot be quantified.",
+        )
+    return array
 
-    metadata: dict[str, Any] = {
-        "series_instance_uid": series.series_instance_uid,
-        "modality": series.modality,
-        "series_description": series.series_description,
-        "files": [plane.file for plane in planes],
-        "frame_indices": [plane.frame for plane in planes],
-        "slice_headers": [plane.header for plane in planes],
-        "rescale_slopes": [plane.slope for plane in planes],
-        "rescale_intercepts": [plane.intercept for plane in planes],
-    }
-    return Volume(array, geometry, _pixel_unit(first.header, series.modality), metadata)
+
+def load_volume(series: DicomSeries) -> Volume:
+    """Pixel volume (float64, ``[k, j, i]``, IJK->LPS geometry) with per-slice rescale applied.
+
+    ``metadata`` holds ``fast_slice_headers`` (one header per k, sorted, as :mod:`.dicom_header` read it; a
+    multi-frame file repeats its header), ``slice_headers`` (the same as pydicom Datasets, parsed on first use),
+    ``files``, ``frame_indices``, ``series_instance_uid``, ``modality``, ``series_description``, the rescale
+    per slice and ``warnings`` (unusual but possible findings, for the caller to report).
+    """
+    layout = read_layout(series)
+    return Volume(read_pixels(layout), layout.geometry, layout.unit, layout.metadata())

@@ -6,9 +6,10 @@ dataset's offset. Malformed values read as None (the caller decides whether that
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:  # pydicom only where a file is read: `ragaliv ratio` starts faster (issue 12)
+    from pydicom.dataset import Dataset
 
 from .dicom_values import dicom_text
 
@@ -74,7 +75,7 @@ def parse_dt(value: Any, zone: Optional[timezone]) -> Optional[datetime]:
     return result.replace(tzinfo=tz) if tz is not None else result
 
 
-def dataset_zone(dataset: Dataset) -> Optional[timezone]:
+def dataset_zone(dataset: "Dataset") -> Optional[timezone]:
     """TimezoneOffsetFromUTC (0008,0201), which applies to the dataset's DA/TM and offset-less DT values."""
     return utc_offset(dicom_text(dataset, "TimezoneOffsetFromUTC"))
 

@@ -8,9 +8,10 @@ yields :class:`~ragaliv.pet.suv_parameters.SuvParameters` (PET notes §3, QIBA v
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:  # pydicom only where a file is read: `ragaliv ratio` starts faster (issue 12)
+    from pydicom.dataset import Dataset
 
 from ..errors import RagalivInputError
 from .dicom_time import dataset_zone, iso_or_unknown, seconds_between
@@ -37,7 +38,7 @@ T = TypeVar("T")
 class HeaderRules(PatientRules, TimingRules):
     """Works out every value the SUV needs from the headers and the overrides, recording sources."""
 
-    def __init__(self, headers: Sequence[Dataset], overrides: Optional[SuvOverrides], normalization: str):
+    def __init__(self, headers: Sequence["Dataset"], overrides: Optional[SuvOverrides], normalization: str):
         if not headers:
             raise RagalivInputError("No PET slice headers given.", "Load a PET DICOM series.")
         key = (normalization or "bw").strip().lower()

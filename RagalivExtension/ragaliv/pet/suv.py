@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from .. import constants
 from ..errors import RagalivInputError
 from ..geometry import Volume
-from ..io.dicom_series import load_volume, select_series
+from ..io.dicom_header import empty_header
+from ..io.dicom_series import read_layout, read_pixels, select_series
 from ..io.images import is_image_file, read_image
 from .dicom_values import dicom_text
 from .header_rules import HeaderRules
@@ -65,9 +65,11 @@ __all__ = [
 
 
 def compute_suv_parameters(
-    headers: Sequence[Dataset], overrides: Optional[SuvOverrides] = None, normalization: str = "bw"
+    headers: Sequence[Any], overrides: Optional[SuvOverrides] = None, normalization: str = "bw"
 ) -> SuvParameters:
     """Everything needed to turn the stored values of these sorted per-slice headers into SUV.
+
+    ``headers``: pydicom Datasets or the fast headers of :mod:`ragaliv.io.dicom_header` (read alike).
 
     ``normalization``: ``"bw"`` (default, g/mL), ``"lbm"`` (SUL, Janmahasatian), ``"lbm-james"``,
     ``"ibw"`` (g/mL) or ``"bsa"`` (cm2/mL).
@@ -89,7 +91,7 @@ def parameters_from_overrides(overrides: Optional[SuvOverrides], normalization: 
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required.",
             f"Give {', '.join(missing)} on the command line, or fill them in {SLICER_PANEL}.",
         )
-    header = Dataset()  # an empty header: every value comes from the overrides
+    header = empty_header()  # every value comes from the overrides
     resolver = HeaderRules([header], overrides, key)
     if overrides.half_life_s is None:
         resolver._cache["half_life_s"] = constants.GA68_HALF_LIFE_S
@@ -128,9 +130,10 @@ def suv_from_activity(activity_volume: Volume, parameters: SuvParameters) -> Vol
             f"The activity image is in {activity_volume.unit!r}, not Bq/mL.",
             "Give an activity image in Bq/mL.",
         )
-    array = (np.asarray(activity_volume.array, dtype=np.float64) * parameters.suv_per_bq_per_ml).astype(
-        np.float32
-    )
+    # float64 product rounded to float32, computed in buffered blocks (no full-size float64 temporary)
+    array = np.empty(np.shape(activity_volume.array), dtype=np.float32)
+    np.multiply(activity_volume.array, parameters.suv_per_bq_per_ml, out=array, dtype=np.float64,
+                casting="same_kind")
     metadata = {k: v for k, v in activity_volume.metadata.items() if k != "slice_headers"}
     metadata["quantity"] = parameters.suv_quantity
     return Volume(array, activity_volume.geometry, parameters.suv_unit, metadata)
@@ -138,7 +141,10 @@ def suv_from_activity(activity_volume: Volume, parameters: SuvParameters) -> Vol
 
 def _voxel_warnings(array: np.ndarray, unit: str) -> list[str]:
     """Counts of NaN and negative voxels: reported, never fatal (PET reconstructions can go below zero)."""
-    messages = []
+    messages: list[str] = []
+    lowest = float(np.min(array)) if np.size(array) else 0.0  # NaN if any voxel is NaN: one pass when clean
+    if lowest >= 0:
+        return messages
     nan_count = int(np.count_nonzero(np.isnan(array)))
     if nan_count:
         messages.append(f"{nan_count} voxels are NaN (left as NaN; statistics must skip them).")
@@ -164,21 +170,21 @@ def load_pet(path: Any, overrides: Optional[SuvOverrides] = None, normalization:
         return PetImage(activity, suv, parameters, "", os.path.basename(os.fspath(path)))
 
     series = select_series(path, ("PT",), "PET")
-    volume = load_volume(series)
-    parameters = compute_suv_parameters(volume.metadata["slice_headers"], overrides, normalization)
-    scale = np.asarray(parameters.pixel_scale_per_slice, dtype=np.float64)[:, np.newaxis, np.newaxis]
-    metadata = dict(volume.metadata.items())
+    layout = read_layout(series)  # headers only: the SUV parameters are settled before any pixel is read
+    parameters = compute_suv_parameters(layout.headers, overrides, normalization)
+    parameters.warnings.extend(layout.warnings)
+    metadata = {k: v for k, v in layout.metadata().items() if k != "fast_slice_headers"}
+    # stored x slope + intercept, x the per-slice scale, in float64, rounded to float32 (PET notes §3.1)
+    scaled = read_pixels(layout, np.float32, parameters.pixel_scale_per_slice)
     activity: Optional[Volume] = None
     if parameters.stored_quantity == "activity":
-        activity = Volume((volume.array * scale).astype(np.float32), volume.geometry, "Bq/mL", metadata)
+        activity = Volume(scaled, layout.geometry, "Bq/mL", metadata)
         suv = suv_from_activity(activity, parameters)
     else:
         suv_metadata = {k: v for k, v in metadata.items() if k != "slice_headers"}
         suv_metadata["quantity"] = parameters.suv_quantity
-        suv = Volume(
-            (volume.array * scale).astype(np.float32), volume.geometry, parameters.suv_unit, suv_metadata
-        )
+        suv = Volume(scaled, layout.geometry, parameters.suv_unit, suv_metadata)
     parameters.warnings.extend(_voxel_warnings(suv.array, parameters.suv_unit))
-    first = series.headers[0]
+    first = series.fast_headers[0]
     return PetImage(activity, suv, parameters, series.series_instance_uid, series.series_description,
                     dicom_text(first, "PatientID"), dicom_text(first, "FrameOfReferenceUID"))

@@ -3,9 +3,10 @@ crossing), and the per-slice decay factors of DecayCorrection NONE (PET notes §
 
 import math
 from datetime import date, datetime, timedelta
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:  # pydicom only where a file is read: `ragaliv ratio` starts faster (issue 12)
+    from pydicom.dataset import Dataset
 
 from ..errors import RagalivInputError
 from .dicom_time import combine_da_tm, dataset_zone, iso_or_unknown, parse_da, parse_dt, parse_tm, seconds_between
@@ -32,14 +33,14 @@ class TimingRules:
     """Part of :class:`~ragaliv.pet.header_rules.HeaderRules` (uses its ``headers``, ``first``, ``zone``,
     ``radiopharmaceutical``, ``overrides``, ``sources``, ``warnings``, ``cached``, ``optional``)."""
 
-    def header_date(self, dataset: Dataset, *keywords: str) -> Optional[date]:
+    def header_date(self, dataset: "Dataset", *keywords: str) -> Optional[date]:
         for keyword in keywords:
             day = parse_da(dataset.get(keyword))
             if day is not None:
                 return day
         return None
 
-    def acquisition_time(self, dataset: Dataset) -> Optional[datetime]:
+    def acquisition_time(self, dataset: "Dataset") -> Optional[datetime]:
         zone = dataset_zone(dataset) or self.zone
         moment = parse_tm(dataset.get("AcquisitionTime"))
         if moment is not None:

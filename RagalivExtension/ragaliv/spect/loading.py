@@ -79,6 +79,7 @@ class LoadedImage:
     patient_id: str = ""
     frame_of_reference_uid: str = ""
     path: str = ""
+    warnings: list[str] = field(default_factory=list)  # unusual but possible findings of the DICOM reader
 
     @property
     def decay_corrected_by_header(self) -> bool:
@@ -177,7 +178,8 @@ def load_emission_image(path: str, what: str) -> LoadedImage:
         return LoadedImage(read_image(path), is_dicom=False, description=os.path.basename(path), path=path)
     series = select_series(path, ("NM", "PT"), what)
     volume = load_volume(series)
-    headers = volume.metadata.get("slice_headers") or series.headers
+    headers = volume.metadata["fast_slice_headers"]
+    reader_warnings = list(volume.metadata["warnings"])
     first = headers[0]
     stamp, stamp_source = _acquisition_time(headers)
     code = str(first.get("Units", "") or "").strip().upper()
@@ -203,6 +205,7 @@ def load_emission_image(path: str, what: str) -> LoadedImage:
         patient_id=str(first.get("PatientID", "") or "").strip(),
         frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "") or "").strip(),
         path=path,
+        warnings=reader_warnings,
     )
 
 
@@ -210,7 +213,8 @@ def load_ct(path: str, what: str) -> Volume:
     """CT in HU (float32) from a DICOM series or an image file.
 
     ``metadata`` keeps ``series_instance_uid`` and, for DICOM, ``patient_id`` (0010,0020) and
-    ``frame_of_reference_uid`` (0020,0052) for the consistency checks of the study.
+    ``frame_of_reference_uid`` (0020,0052) for the consistency checks of the study, and ``warnings`` of the
+    DICOM reader.
     """
     if not os.path.exists(path):
         raise RagalivInputError(f"{what}: CT not found: {path}", "Check the 'ct' path in STUDY.json.")
@@ -219,8 +223,8 @@ def load_ct(path: str, what: str) -> Volume:
         metadata = {}
     else:
         volume = load_volume(select_series(path, ("CT",), what))
-        metadata = {key: volume.metadata[key] for key in ("series_instance_uid",) if key in volume.metadata}
-        headers = volume.metadata.get("slice_headers") or []
+        metadata = {key: volume.metadata[key] for key in ("series_instance_uid", "warnings") if key in volume.metadata}
+        headers = volume.metadata["fast_slice_headers"]
         if headers:
             metadata["patient_id"] = str(headers[0].get("PatientID", "") or "").strip()
             metadata["frame_of_reference_uid"] = str(headers[0].get("FrameOfReferenceUID", "") or "").strip()

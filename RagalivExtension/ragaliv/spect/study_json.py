@@ -118,6 +118,7 @@ def load_study(path: str) -> SpectStudy:
         image_path = _resolve(base, entry["image"])
         inputs[f"timepoint{index}_image"] = image_path
         images.append(load_emission_image(image_path, f"timepoints[{index}] SPECT"))
+        warnings.extend(images[-1].warnings)  # DICOM reader findings (io/dicom_checks), into summary.json
 
     register = _boolean(document, "register", False)
     _check_identity(images, register, warnings)
@@ -152,6 +153,7 @@ def load_study(path: str) -> SpectStudy:
             inputs[f"timepoint{index}_ct"] = ct_path
             if register or index == reference:
                 ct = load_ct(ct_path, f"timepoints[{index}] CT")
+                warnings.extend(ct.metadata.get("warnings", []))
                 _check_ct_patient(index, ct, ct_path, image)
         timepoints.append(
             SpectTimepoint(
