@@ -2,8 +2,9 @@
 
 Two inputs are accepted:
 
-* a Slicer ``.seg.nrrd`` (any number of layers, overlapping segments allowed), read and written with
-  SimpleITK's NRRD I/O, which ships with Slicer (no ``slicerio`` or ``pynrrd`` needed);
+* a Slicer ``.seg.nrrd`` (any number of layers, overlapping segments allowed), read with numpy alone
+  (:mod:`.nrrd`: no SimpleITK import on the ``ragaliv ratio`` path) and written with SimpleITK's NRRD I/O,
+  which ships with Slicer (no ``slicerio`` or ``pynrrd`` needed);
 * a labelmap image (NRRD/NIfTI) plus a labels CSV with the columns ``label,name``.
 
 The ``.seg.nrrd`` layout is the one of Slicer's ``vtkMRMLSegmentationStorageNode`` (Libs/MRML/Core,
@@ -28,6 +29,7 @@ from ..errors import RagalivInputError
 from ..geometry import Geometry, SegmentMask
 from .atomic import atomic_path
 from .images import read_image
+from .nrrd import read_nrrd
 
 LABELMAP_REPRESENTATION = "Binary labelmap"
 
@@ -46,47 +48,34 @@ def read_segments(path: str, labels_csv: Optional[str] = None) -> list[SegmentMa
     return _read_seg_nrrd(path)
 
 
-def _segment_field(image, index: int, key: str) -> Optional[str]:
-    name = f"Segment{index}_{key}"
-    return image.GetMetaData(name) if image.HasMetaDataKey(name) else None
-
-
 def _read_seg_nrrd(path: str) -> list[SegmentMask]:
-    import SimpleITK as sitk
+    image = read_nrrd(path)  # numpy only: no SimpleITK import on the ``ragaliv ratio`` path
 
-    from .images import geometry_from_sitk
+    def segment_field(index: int, key: str) -> Optional[str]:
+        return image.value(f"Segment{index}_{key}")
 
-    try:
-        reader = sitk.ImageFileReader()
-        reader.SetImageIO("NrrdImageIO")
-        reader.SetFileName(path)
-        image = reader.Execute()
-    except RuntimeError as error:
-        raise RagalivInputError(f"Cannot read segmentation {path}: {str(error).strip().splitlines()[-1]}") from None
-    if image.HasMetaDataKey("Segmentation_Extent"):
+    if image.value("Segmentation_Extent") is not None:
         raise RagalivInputError(
             f"{path} is a segmentation in the format of Slicer 4.8 or older.",
             "Load it in a current Slicer and save it again (File > Save).",
         )
-    if image.GetDimension() != 3:
-        raise RagalivInputError(f"{path}: expected a 3D labelmap with layers, got a {image.GetDimension()}D image.")
-    if not image.HasMetaDataKey("Segment0_ID"):
+    if segment_field(0, "ID") is None:
         raise RagalivInputError(
             f"{path} holds no Slicer segment (no Segment0_ID field): it is a plain labelmap.",
             "Give it with --labels CSV (columns label,name), or save it from Slicer's Segmentations module.",
         )
-    values = sitk.GetArrayViewFromImage(image)  # [k, j, i] or [k, j, i, layer]
+    values = image.array  # [k, j, i] or [k, j, i, layer]
     if values.dtype.kind not in "ui":
         raise RagalivInputError(f"{path}: segment labels are {values.dtype} values, not integers.")
     layers = values[..., np.newaxis] if values.ndim == 3 else values
-    geometry = geometry_from_sitk(image)
+    geometry = image.geometry
     boxes: dict[int, dict[int, tuple]] = {}
     segments = []
     index = 0
-    while image.HasMetaDataKey(f"Segment{index}_ID"):
-        segment_id = _segment_field(image, index, "ID") or ""
-        name = _segment_field(image, index, "Name") or segment_id
-        layer_text, label_text = _segment_field(image, index, "Layer"), _segment_field(image, index, "LabelValue")
+    while segment_field(index, "ID") is not None:
+        segment_id = segment_field(index, "ID") or ""
+        name = segment_field(index, "Name") or segment_id
+        layer_text, label_text = segment_field(index, "Layer"), segment_field(index, "LabelValue")
         try:
             layer = int(layer_text) if layer_text not in (None, "") else index  # legacy: one layer per segment
             label = int(label_text) if label_text not in (None, "") else 1
@@ -96,7 +85,7 @@ def _read_seg_nrrd(path: str) -> list[SegmentMask]:
         if not 0 <= layer < layers.shape[3]:
             raise RagalivInputError(f"{path}: segment {name!r} is in layer {layer}, but the file has "
                                     f"{layers.shape[3]} layer(s).")
-        color = _parse_color(_segment_field(image, index, "Color"))
+        color = _parse_color(segment_field(index, "Color"))
         if layer not in boxes:
             boxes[layer] = _label_boxes(layers[..., layer])
         box = boxes[layer].get(label)
