@@ -4,7 +4,8 @@ Per voxel (activity as measured, not decay corrected), ``ln A(t) = ln A0 - lambd
 weighted linear least squares with weights ``A(t)^2``: since d(ln A) = dA / A, this weighting makes the
 log-linear fit a first-order approximation of unweighted least squares on activity (the objective of
 :func:`fit_tac` with ``error_model="absolute"``). ``lambda_eff`` is clamped to ``>= lambda_phys``
-(lambda_bio >= 0, NUKFIT convention) with ``ln A0`` re-fitted for the clamped rate, and TIA = A0 / lambda_eff (0 -> inf).
+(lambda_bio >= 0, NUKFIT convention) with ``ln A0`` re-fitted for the clamped rate, and TIA = A0 / lambda_eff
+(0 -> inf).
 Voxels with any value <= 0 (or a non-finite mono result) use the trapezoid from (0, 0) through
 max(A, 0) plus the physical tail A_last / lambda_phys. Everything is closed form and vectorised over voxels.
 """
