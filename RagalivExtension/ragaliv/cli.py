@@ -273,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     tac.add_argument("-o", "--output", required=True, help="output folder")
     tac.set_defaults(handler=command_tac)
 
+    # --- population (issue 9): `ragaliv population`, handler in population_command.py ---------------------
+    from .population_command import add_population_parser
+
+    add_population_parser(commands)
+    # --- end population ---------------------------------------------------------------------------------
+
     dosimetry = commands.add_parser("dosimetry", help="multi-time-point SPECT/CT study -> TACs, TIAs, doses")
     dosimetry.add_argument("study", help="STUDY.json (see README)")
     dosimetry.add_argument("-o", "--output", required=True, help="output folder")
