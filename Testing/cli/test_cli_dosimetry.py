@@ -17,8 +17,11 @@ Tolerances and why:
 * LED dose on the truth TIA and mass: TIA and mass tolerances combined, 3.5 %.
 * Organ-S dose / LED dose: the ratio S_ref·m_ref / 0.085320 of the OLINDA-style self S-values (dosimetry notes,
   "What matters most"), exact with linear mass scaling: 0.1 %.
-* Voxel mean dose: truth TIA per voxel × Σ kernel (the dose deep inside a uniform region) within 3 %: the
-  TIA tolerance; the VOIs sit 9 mm inside their uptake region, so the cross-dose lost at the edge is < 1 %.
+* Voxel mean dose: the dose deep inside a uniform region, truth TIA per voxel × Σ kernel, within 3 %: the TIA
+  tolerance; the VOIs sit 9 mm inside their uptake region, so the cross-dose lost at the edge is < 1 %. Since
+  issue 9 the kernel is scaled to deposit the ICRP-107 electron energy at 1.06 g/mL, so Σ kernel × voxel mass
+  (1.06 g/mL) = 0.147923 MeV: the expected dose is the local-deposition dose of a voxel of 1.06 g/mL (before, the
+  tabulated sum, 2.0 % lower at 4.8 mm).
 """
 
 import csv
@@ -148,12 +151,12 @@ def test_voxel_dosimetry_outputs(study_run):
     dose_map = read_image(str(out / "dose_map.nrrd"))
     assert dose_map.array.shape == (80, 128, 128)
     spacing = dose_map.geometry.spacing_mm
-    kernel_sum = float(load_lanconelli_kernel(default_kernel_directory(), spacing).s_value_mgy_per_mbq_s.sum())
+    tabulated = load_lanconelli_kernel(default_kernel_directory(), spacing)
     voxel_ml = dose_map.geometry.voxel_volume_ml
     doses = {row["region"]: row for row in _read(out / "dose.csv")}
     for name, region in truth["regions"].items():
         tia_per_voxel = region["tia_mbq_h"] / region["volume_ml"] * voxel_ml
-        deep_inside_gy = tia_per_voxel * kernel_sum * 3600.0 / 1000.0
+        deep_inside_gy = LED_GY_G_PER_MBQ_H * tia_per_voxel / (1.06 * voxel_ml)
         ratio = float(doses[name]["voxel_mean_dose_gy"]) / deep_inside_gy
         assert 0.97 < ratio < 1.03, (name, ratio)
     dvh = _read(out / "dvh.csv")
@@ -166,6 +169,10 @@ def test_voxel_dosimetry_outputs(study_run):
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["voxel_dosimetry"]["performed"] is True
     assert "Lanconelli" in summary["voxel_dosimetry"]["kernel_source"]
+    fraction = tabulated.deposited_energy_fraction(1.06)  # 0.980 at 4.7952 mm
+    assert summary["voxel_dosimetry"]["kernel_tabulated_energy_fraction"] == pytest.approx(fraction, rel=1e-6)
+    assert summary["voxel_dosimetry"]["kernel_energy_scale"] == pytest.approx(1.0 / fraction, rel=1e-6)
+    assert "scaled" in summary["voxel_dosimetry"]["method"] and "ICRP-107" in summary["voxel_dosimetry"]["method"]
 
 
 def test_provenance_and_byte_identical_rerun(study_run, synthetic_patient_dir, tmp_path, capsys):

@@ -37,7 +37,7 @@ Per-patient uncertainty: the posterior variance of ln TIAC, Sigma_i[0, 0], plus 
 population mean, (Sigma_i Omega^-1) V_mu (Omega^-1 Sigma_i) with V_mu = [sum_j (Omega^-1 − Omega^-1 Sigma_j
 Omega^-1)]^-1 (the generalised-least-squares variance of mu in the linearised model), on the log scale (≈
 relative), combined in quadrature with the calibration uncertainty. The uncertainty of Omega and sigma
-themselves is not included: Testing/validation/test_kinetics_population.py measures the coverage (about 65 %
+themselves is not included: Testing/validation/test_kinetics_population_cohort.py measures the coverage (about 65-70 %
 for a stated 68 %).
 """
 
