@@ -19,6 +19,7 @@ uptake from a fast clearance); the population still beats the individual fits th
 against 15 %).
 """
 
+import json
 import math
 
 import numpy as np
@@ -136,8 +137,6 @@ def test_uncertainty_coverage_over_three_cohorts():
 def test_saved_population_as_prior_for_a_new_single_point_patient(cohort, tmp_path):
     """population.json round trip: a new patient with one 72 h point, MAP with the cohort as prior, against
     its truth (and against the Hänscheid estimate of the same point)."""
-    import json
-
     from ragaliv.kinetics.population import load_population, population_from_document
 
     _, _, fit = cohort
@@ -162,3 +161,33 @@ def test_saved_population_as_prior_for_a_new_single_point_patient(cohort, tmp_pa
           f"(Hänscheid {np.median(hanscheid):.1%})")
     assert np.median(errors) < 0.10 and max(errors) < 0.35
     assert np.median(errors) <= np.median(hanscheid)
+
+
+def test_a_reduced_spect_study_with_the_saved_population_as_prior(cohort):
+    """ragaliv.spect.analysis.population_prior_tias (for the SpectDosimetry module): a new patient with SPECTs at
+    24 and 168 h only; the VOIs named like the cohort's regions get the population-prior TIA, the others say why."""
+    from ragaliv.spect.analysis import population_prior_tias
+    from ragaliv.spect.tac import RegionTac
+
+    _, _, fit = cohort
+    document = json.loads(json.dumps(fit.to_document()))
+    times = [24.0, 168.0]
+    tacs, truth = [], {}
+    for region, (uptake_h, effective_h, tiac_h) in REGIONS.items():
+        if region == "Spleen":  # measured below with no usable point
+            continue
+        clearance, uptake = math.log(2.0) / effective_h, math.log(2.0) / uptake_h
+        tia = tiac_h * 7400.0
+        values = [tia / (1 / clearance - 1 / uptake) * (math.exp(-clearance * t) - math.exp(-uptake * t))
+                  for t in times]
+        tacs.append(RegionTac(region, "organ", 100.0, 1.0, times, values, [None, None], [0.0, 0.0]))
+        truth[region] = tia
+    tacs.append(RegionTac("Lesion 9", "lesion", 5.0, 1.0, times, [3.0, 1.0], [None, None], [0.0, 0.0]))
+    tacs.append(RegionTac("Spleen", "organ", 100.0, 1.0, times, [None, 0.0], [None, None], [0.0, 0.0]))
+    estimates, skipped = population_prior_tias(tacs, 7400.0, document, calibration_rel_uncertainty=0.05,
+                                               patient="new")
+    assert skipped == {"Lesion 9": "not a region of the population", "Spleen": "no time point with activity > 0"}
+    assert set(estimates) == {"Kidney", "Liver", "Tumour"}
+    for region, estimate in estimates.items():
+        assert estimate.patient == "new" and estimate.n_points == 2
+        assert estimate.tia_mbq_h == pytest.approx(truth[region], rel=0.10), region
