@@ -158,6 +158,49 @@ def read_population_csv(path: str) -> list[CsvPatientTac]:
     return [curve.sorted() for curve in curves.values()]
 
 
+def collect_dosimetry_tacs(folders) -> list[CsvPatientTac]:
+    """Cohort curves from ``ragaliv dosimetry`` output folders ({patient: folder}, e.g. ``ragaliv batch``'s
+    ``<patient>/dosimetry``): ``tac.csv`` (region, time_h, activity_mbq; empty activities skipped) and the
+    administered activity of ``summary.json`` (settings.administered_mbq). Raises RagalivInputError naming the
+    folder when a file is missing or unreadable."""
+    import json
+
+    curves = []
+    for patient, folder in folders.items():
+        tac_path, summary_path = os.path.join(folder, "tac.csv"), os.path.join(folder, "summary.json")
+        try:
+            with open(summary_path, encoding="utf-8") as stream:
+                administered = float(json.load(stream)["settings"]["administered_mbq"])
+            with open(tac_path, newline="", encoding="utf-8") as stream:
+                rows = list(csv.DictReader(stream))
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            raise RagalivInputError(
+                f"patient {patient!r}: no usable dosimetry result in {folder} ({error}).",
+                "Run `ragaliv dosimetry` for that patient first (tac.csv and summary.json are read).",
+            ) from None
+        by_region: dict = {}
+        for line, row in enumerate(rows, start=2):
+            activity = (row.get("activity_mbq") or "").strip()
+            if not activity:
+                continue
+            curve = by_region.setdefault(row["region"], CsvPatientTac(str(patient), row["region"], administered))
+            curve.time_h.append(_number(row.get("time_h", ""), "time_h", line, tac_path))
+            curve.activity_mbq.append(_number(activity, "activity_mbq", line, tac_path))
+            curve.lines.append(line)
+        curves.extend(curve.sorted() for curve in by_region.values())
+    return curves
+
+
+def write_population_csv(curves, path: str) -> None:
+    """``TACS.csv`` for ``ragaliv population`` from cohort curves (e.g. :func:`collect_dosimetry_tacs`)."""
+    rows = [
+        {"patient": c.patient, "region": c.region, "time_h": t, "activity_mbq": a,
+         "administered_mbq": c.administered_mbq}
+        for c in curves for t, a in zip(c.time_h, c.activity_mbq)
+    ]
+    write_csv(path, REQUIRED_COLUMNS, rows)
+
+
 def _individual_fit(curve: CsvPatientTac, calibration: float, path: str):
     from .kinetics import fit_tac
 

@@ -158,3 +158,34 @@ def test_bad_header_and_options_exit_2(tmp_path, capsys):
     assert main(["population", str(tmp_path / "absent.csv"), "-o", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cohort_file_from_dosimetry_results_feeds_the_command(tmp_path, capsys):
+    """collect_dosimetry_tacs + write_population_csv (the hook for `ragaliv batch`): tac.csv and summary.json of
+    each patient's `ragaliv dosimetry` folder become TACS.csv; empty activities are skipped."""
+    from ragaliv.population_command import collect_dosimetry_tacs, write_population_csv
+
+    rows, truth = _cohort_rows()
+    folders = {}
+    for patient in sorted({row[0] for row in rows}):
+        folder = tmp_path / patient / "dosimetry"
+        folder.mkdir(parents=True)
+        mine = [row for row in rows if row[0] == patient]
+        with open(folder / "tac.csv", "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["region", "time_h", "activity_mbq", "volume_ml"])
+            writer.writerows([[row[1], row[2], f"{row[3]:.9g}", 100] for row in mine])
+            writer.writerow(["Kidney", 500.0, "", 100])  # outside the field of view: no value
+        (folder / "summary.json").write_text(json.dumps({"settings": {"administered_mbq": mine[0][4]}}))
+        folders[patient] = str(folder)
+    curves = collect_dosimetry_tacs(folders)
+    assert sum(len(c.time_h) for c in curves) == len(rows)
+    write_population_csv(curves, str(tmp_path / "cohort_tacs.csv"))
+    out = tmp_path / "population"
+    assert main(["population", str(tmp_path / "cohort_tacs.csv"), "-o", str(out)]) == 0
+    with open(out / "tia.csv", newline="", encoding="utf-8") as stream:
+        result = {(row["patient"], row["region"]): float(row["tia_mbq_h"]) for row in csv.DictReader(stream)}
+    assert set(result) == set(truth)
+    missing = tmp_path / "absent"
+    with pytest.raises(Exception, match="no usable dosimetry result"):
+        collect_dosimetry_tacs({"P9": str(missing)})
