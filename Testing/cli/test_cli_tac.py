@@ -64,10 +64,10 @@ def test_exact_mono_exponential_tia_and_column_contract(mono_csv, tmp_path, caps
         assert float(row["tia_mbq_h"]) == pytest.approx(tia_true, rel=1e-3)
         assert float(row["tiac_h"]) == pytest.approx(tia_true / 7400.0, rel=1e-3)
         assert float(row["effective_half_life_h"]) == pytest.approx(t_eff, rel=1e-3)
-        assert row["tia_rel_uncertainty"] != ""  # unweighted exact fit: covariance from residuals (~0)
+        assert row["tia_rel_uncertainty"] != ""  # exact mono data: covariance from the residuals (~0)
     fits = json.loads((out / "tac_fits.json").read_text(encoding="utf-8"))
     assert set(fits["regions"]) == {"Kidney left", "Lesion 1"}
-    assert fits["weighting"]["Lesion 1"] == "unweighted"
+    assert fits["weighting"]["Lesion 1"].startswith("relative-error weighted")
     assert fits["regions"]["Lesion 1"]["candidates"] and "parameters" in fits["regions"]["Lesion 1"]
     assert (out / "tac.png").stat().st_size > 1000
     provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
@@ -93,7 +93,7 @@ def test_weighted_fit_and_calibration_uncertainty(tmp_path):
     assert expected == pytest.approx(0.05643, abs=1e-5)
     assert float(row["tia_rel_uncertainty"]) == pytest.approx(expected, rel=1e-3)
     fits = json.loads((out / "tac_fits.json").read_text(encoding="utf-8"))
-    assert fits["weighting"]["Spleen"] == "weighted (sigma_mbq)"
+    assert fits["weighting"]["Spleen"] == "weighted (1/sigma^2) with the given sigma_mbq"
 
 
 def test_stp_uses_the_point_nearest_96_h(tmp_path):

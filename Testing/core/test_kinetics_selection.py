@@ -84,8 +84,11 @@ def test_few_points():
     assert two.model == "mono"
     assert two.tia_sigma_mbq_h is None and any("N = 2 points = K = 2" in f for f in two.flags)
     four = fit_tac([4.0, 24.0, 72.0, 168.0], [100.0 * math.exp(-(LP + 0.01) * t) for t in (4, 24, 72, 168)])
-    assert [c.model for c in four.candidates] == ["mono"]
-    assert four.akaike_weight == pytest.approx(1.0)
+    # 4 points: mono and biexp-uptake ranked by AIC (AICc undefined for the uptake model at N = K + 1). On
+    # noiseless mono data both fits reach the RSS floor, so AIC differs by the penalty 2 (one parameter more).
+    assert [c.model for c in four.candidates] == ["mono", "biexp-uptake"]
+    assert four.model == "mono" and four.selection_criterion == "AIC"
+    assert four.akaike_weight == pytest.approx(1.0 / (1.0 + math.exp(-1.0)))
     assert any("not considered" in w for w in four.warnings)
 
 
@@ -138,17 +141,22 @@ def test_calibration_uncertainty_adds_in_quadrature():
     assert with_cal.tia_sigma_mbq_h == pytest.approx(expected * with_cal.tia_mbq_h, rel=1e-12)
 
 
-def test_unweighted_covariance_matches_mono_formula():
-    # EANM (Gear 2018): u²(TIA) = u²(A0)/λ² + A0² u²(λ)/λ⁴ - 2 A0 cov(A0, λ)/λ³
+@pytest.mark.parametrize("error_model", ["absolute", "relative"])
+def test_residual_scaled_covariance_matches_mono_formula(error_model):
+    # EANM (Gear 2018): u²(TIA) = u²(A0)/λ² + A0² u²(λ)/λ⁴ - 2 A0 cov(A0, λ)/λ³ is the standard uncertainty;
+    # the stated 68 % half-width expands it by t_0.8413(N - K = 3) = 1.197 (GUM G.4: residual scale, 3 dof).
     times = np.array([4.0, 24.0, 72.0, 168.0, 240.0])
     activity, _ = _noisy("mono", 5, rel_noise=0.05, times=times)
-    result = fit_tac(times, activity, model="mono")
+    result = fit_tac(times, activity, model="mono", error_model=error_model)
     a0 = result.parameters["a0_mbq"]
     lam = LP + result.parameters["lambda_bio_per_h"]
     s_a, s_l = result.parameter_sigma["a0_mbq"], result.parameter_sigma["lambda_bio_per_h"]
     cov = result.correlation[0][1] * s_a * s_l
     variance = s_a**2 / lam**2 + a0**2 * s_l**2 / lam**4 - 2 * a0 * cov / lam**3
-    assert result.tia_sigma_mbq_h == pytest.approx(math.sqrt(variance), rel=1e-9)
+    assert result.tia_standard_uncertainty_mbq_h == pytest.approx(math.sqrt(variance), rel=1e-9)
+    assert result.tia_uncertainty_dof == pytest.approx(3.0)
+    assert result.tia_coverage_factor == pytest.approx(1.19688, abs=1e-5)  # Student t, 3 dof, 84.13 %
+    assert result.tia_sigma_mbq_h == pytest.approx(1.19688 * math.sqrt(variance), rel=1e-5)
 
 
 def test_exact_fit_with_sigma_keeps_absolute_uncertainty():

@@ -77,7 +77,8 @@ def test_mask_limits_the_fit():
 def test_matches_fit_tac_mono_on_noisy_samples():
     """Weighted log-linear vs nonlinear least squares: same optimum to first order in the noise.
 
-    Tolerance: with 3 % noise on 4 points, each voxel within 2 % of fit_tac(model="mono"), mean within 0.5 %.
+    Tolerance: with 3 % noise on 4 points, each voxel within 2 % of the unweighted nonlinear fit
+    fit_tac(model="mono", error_model="absolute"), mean within 0.5 %.
     """
     rng = np.random.default_rng(11)
     n = 40
@@ -86,8 +87,14 @@ def test_matches_fit_tac_mono_on_noisy_samples():
     clean = a0[None] * np.exp(-(LP + lambda_bio[None]) * TIMES_H[:, None])
     noisy = clean * (1.0 + 0.03 * rng.standard_normal(clean.shape))
     result = voxel_tia_map(noisy.reshape(4, n, 1, 1), TIMES_H, half_life_h=LU177_HALF_LIFE_H)
-    reference = np.array([fit_tac(TIMES_H, noisy[:, v], model="mono").tia_mbq_h for v in range(n)])
-    ratio = result.tia_bq_h_per_ml[:, 0, 0] / reference - 1.0
+    reference = np.array(
+        [fit_tac(TIMES_H, noisy[:, v], model="mono", error_model="absolute").tia_mbq_h for v in range(n)]
+    )
+    # Voxels whose first value fell > 10 % below the later points' fit by noise take the uptake hybrid (issue 9):
+    # few at 3 % noise, and they are not a mono-exponential fit, so they are left out of this comparison.
+    plain = ~result.uptake_mask[:, 0, 0]
+    assert plain.sum() >= 0.9 * n and result.n_uptake_voxels == n - plain.sum()
+    ratio = (result.tia_bq_h_per_ml[:, 0, 0] / reference - 1.0)[plain]
     assert np.max(np.abs(ratio)) < 0.02
     assert abs(np.mean(ratio)) < 0.005
 
@@ -124,3 +131,23 @@ def test_128_cubed_four_time_points_is_fast():
     fitted = ~result.fallback_mask
     truth = a0 / (LP + lambda_bio)
     np.testing.assert_allclose(result.tia_bq_h_per_ml[fitted], truth[fitted], rtol=1e-4)
+
+
+@pytest.mark.parametrize("uptake_half_time_h", [1.0, 1.5, 2.0, 3.0])
+@pytest.mark.parametrize("effective_half_life_h", [40.0, 80.0, 120.0])
+def test_uptake_phase_at_the_first_point_uses_the_hybrid(uptake_half_time_h, effective_half_life_h):
+    """4, 24, 72, 168 h with an uptake phase (issue 9): a mono-exponential through all points over-estimates by up
+    to +37 %; the hybrid (linear rise to the first point + mono-exponential of the later points) stays within
+    -1.5 .. +3 %; below the 10 % deficit (uptake half-time 1 h) the mono-exponential is kept (< +5 %)."""
+    clearance = math.log(2.0) / effective_half_life_h
+    uptake = math.log(2.0) / uptake_half_time_h
+    curve = np.exp(-clearance * TIMES_H) - np.exp(-uptake * TIMES_H)
+    truth = 1.0 / clearance - 1.0 / uptake
+    result = voxel_tia_map(curve.reshape(4, 1, 1, 1), TIMES_H, half_life_h=LU177_HALF_LIFE_H)
+    error = float(result.tia_bq_h_per_ml[0, 0, 0]) / truth - 1.0
+    if uptake_half_time_h >= 1.5:
+        assert result.n_uptake_voxels == 1 and any("uptake phase" in w for w in result.warnings)
+        assert -0.015 < error < 0.03
+    else:
+        assert result.n_uptake_voxels == 0
+        assert 0.0 < error < 0.05

@@ -117,7 +117,7 @@ def test_per_voi_models_and_recovery_coefficients(mrml_scene, synthetic_patient)
     result = logic.run(parameters)
     assert result.region("Kidney left").fit.model == "trapezoid"
     assert result.region("Spleen").fit.model == "stp"
-    assert result.region("Kidney right").fit.model == "mono"  # auto with four points
+    assert result.region("Kidney right").fit.model == "biexp-uptake"  # auto with four points (issue 9)
     truth = synthetic_patient.truth["spect"]["regions"]["Lesion 5"]["tac_mbq"]
     assert result.region("Lesion 5").tac.activity_mbq == pytest.approx([2.0 * a for a in truth], rel=0.01)
     parameters.set("modelOverrides", "Kidney left")

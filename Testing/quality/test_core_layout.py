@@ -130,7 +130,7 @@ def test_the_static_template_is_mostly_text():
 
 def test_command_handlers_live_in_the_cli_package():
     """One module per command, each with ``command(args)``; the demo calls the command functions."""
-    commands = ("suv", "ratio", "tac", "dosimetry", "report", "batch", "phantom", "demo")
+    commands = ("suv", "ratio", "tac", "population", "dosimetry", "report", "batch", "phantom", "demo", "review")
     for command in commands:
         tree = ast.parse((CORE / "cli" / f"{command}.py").read_text(encoding="utf-8"))
         functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -149,3 +149,6 @@ def test_parser_choices_match_the_core():
     assert parser.METRICS == METRICS and parser.AGGREGATES == AGGREGATES
     assert parser.NORMALIZATIONS == NORMALIZATIONS
     assert set(parser.TAC_MODELS) == {"auto", *MODEL_NAMES}
+    from ragaliv.cli.population import MODELS as POPULATION_MODELS
+
+    assert parser.POPULATION_MODELS == POPULATION_MODELS

@@ -15,6 +15,7 @@ from .suv_flags import add_suv_flags, iso_datetime, positive
 METRICS = ("suvmax", "suvmean", "suvpeak")
 AGGREGATES = ("mean", "median")
 NORMALIZATIONS = ("bw", "lbm", "lbm-james", "bsa", "ibw")  # as ragaliv.pet.suv.NORMALIZATIONS
+POPULATION_MODELS = ("auto", "biexp-uptake", "mono")  # as ragaliv.cli.population.MODELS
 REVIEW_PORT = 8080
 TAC_MODELS = ("auto", "mono", "biexp-uptake", "biexp", "triexp", "trapezoid", "stp")
 
@@ -63,6 +64,19 @@ def _tac(commands) -> None:
                      help="relative calibration uncertainty (e.g. 0.05), fully correlated across points")
     tac.add_argument("-o", "--output", required=True, help="output folder")
     tac.set_defaults(command_module="tac")
+
+
+def _population(commands) -> None:
+    population = commands.add_parser(
+        "population", help="cohort TACs (CSV) -> population (mixed-effects) kinetics, every patient's TIA"
+    )
+    population.add_argument("tacs", help="CSV with columns patient,region,time_h,activity_mbq,administered_mbq")
+    population.add_argument("-o", "--output", required=True, help="output folder")
+    population.add_argument("--model", default="auto", choices=POPULATION_MODELS,
+                            help="population model (default auto: AIC between biexp-uptake and mono per region)")
+    population.add_argument("--calibration-uncertainty", type=float, default=0.0,
+                            help="relative calibration uncertainty (e.g. 0.05), fully correlated within a patient")
+    population.set_defaults(command_module="population")
 
 
 def _dosimetry(commands) -> None:
@@ -153,6 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of internal errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for add in (_suv, _ratio, _tac, _dosimetry, _report, _batch, _phantom, _demo, _review):
+    for add in (_suv, _ratio, _tac, _population, _dosimetry, _report, _batch, _phantom, _demo, _review):
         add(commands)
     return parser

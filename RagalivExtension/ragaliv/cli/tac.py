@@ -1,7 +1,8 @@
 """``ragaliv tac TACS.csv --administered-mbq A -o OUTDIR``: fit and integrate time-activity curves.
 
 Input CSV columns ``region,time_h,activity_mbq[,sigma_mbq]`` (activity as measured, not decay corrected;
-other columns are ignored). Without ``sigma_mbq`` the fits are unweighted least squares; ``stp`` uses the
+other columns are ignored). Without ``sigma_mbq`` the fits use the relative error model (weights 1/A², scale from
+the residuals; :func:`ragaliv.kinetics.fit_tac`); ``stp`` uses the
 point nearest 96 h (Hänscheid). Outputs: ``tia.csv`` (first columns ``region,model,tia_mbq_h,tiac_h,
 tia_rel_uncertainty,effective_half_life_h``), ``tac_fits.json``, ``tac.png`` and ``provenance.json``.
 """
@@ -49,7 +50,7 @@ class CsvTac:
             raise RagalivInputError(
                 f"{path}: region {self.region!r} has sigma_mbq on some rows but not on line(s) "
                 f"{', '.join(map(str, missing))}.",
-                "Give sigma_mbq for every point of a region, or for none (unweighted fit).",
+                "Give sigma_mbq for every point of a region, or for none (relative error model).",
             )
         return [float(s) for s in self.sigma_mbq]
 
@@ -172,8 +173,7 @@ def command(args) -> int:
         "administered_mbq": administered,
         "model_requested": args.model,
         "calibration_rel_uncertainty": calibration,
-        "weighting": {tac.region: ("weighted (sigma_mbq)" if tac.sigma(args.tacs) else "unweighted")
-                      for tac in tacs},
+        "weighting": {fit.region: fit.weighting for fit in fits},
         "regions": {fit.region: fit_details(fit, administered) for fit in fits},
     })
     plot_time_activity([plot_curve(fit.region, fit.time_h, fit.measured_activity_mbq, fit) for fit in fits],

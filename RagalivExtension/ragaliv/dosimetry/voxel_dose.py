@@ -2,7 +2,10 @@
 
 D[k,j,i] = Σ TIA[k',j',i'] · S[k-k', j-j', i-i'] (MIRD voxel S formalism, MIRD Pamphlet 17; Lanconelli 2012
 kernels, dosimetry notes §6.4), computed with ``scipy.signal.fftconvolve(mode="same")``. Homogeneous soft
-tissue is assumed (no density correction); the kernel must be built for the map's voxel size.
+tissue is assumed (no density correction); the kernel must be built for the map's voxel size. The SPECT pipeline
+(:mod:`ragaliv.spect.voxel`) passes the kernel through :func:`.voxel_kernel.normalise_kernel_energy`, so that a
+region larger than the kernel receives the local-deposition dose at 1.06 g/mL; the scaling is named in
+``kernel.method``, which every :func:`voxel_dose_result` carries.
 """
 
 from collections.abc import Sequence

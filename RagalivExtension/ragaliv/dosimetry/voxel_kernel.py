@@ -25,6 +25,19 @@ when b ≈ a: 4.8 → 5 mm reproduces the tabulated 5 mm kernel within 0.2 % (se
 4 voxels); the outermost shell is lower because the 4.8 mm table stops at 26.4 mm. The tabulated size is the
 one nearest to the geometric mean of the requested voxel size; a change of more than a factor 2 along any
 axis is refused, more than 10 % is warned.
+
+Energy budget (:func:`normalise_kernel_energy`, issue 9). The tables sum to less than the ICRP-107 electron
+energy: Σ S·m_voxel / 0.147923 MeV = 0.946–0.973 at 1.04 g/mL for 2.21–6.8 mm and 0.987 at 9.28 mm
+(Testing/validation/test_voxel_kernel.py), i.e. 0.964–0.991 (1.006 at 9.28 mm) at Ragaliv's soft-tissue density
+1.06 g/mL. The data
+files do not document why (decay data, medium density or transport cut-offs of the 2012 simulation; the rise
+with the kernel extent shows some photon energy inside it). In a region larger than the kernel, charged-particle
+equilibrium holds and the absorbed energy per decay must equal the emitted non-penetrating energy (MIRD schema:
+S = Δ·φ/m with Σ φ = 1 over an infinite medium; Bolch et al., MIRD Pamphlet 17, J Nucl Med 1999;40:11S), which is
+what the local-deposition and organ-S methods use. The voxel pipeline therefore rescales the kernel so that
+Σ S·m = 0.147923 MeV at 1.06 g/mL (ICRP-107 electrons), keeping its shape (the cross-fire between voxels); the
+factor (0.994–1.037) and the tabulated fraction are stated with every voxel result. Photons are left out, as in the
+local-deposition method (their self-absorbed share in a 300 g kidney is ~1.5 %, dosimetry notes §6.2).
 """
 
 import importlib.resources
@@ -37,7 +50,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..constants import JOULE_PER_MEV, LU177_ELECTRON_ENERGY_MEV_PER_DECAY
+from ..constants import JOULE_PER_MEV, LU177_ELECTRON_ENERGY_MEV_PER_DECAY, SOFT_TISSUE_DENSITY_G_PER_ML
 from ..errors import RagalivInputError
 
 LANCONELLI_SOURCE = (
@@ -75,6 +88,8 @@ class DoseKernel:
     tabulated_size_mm: float
     method: str = "tabulated voxel S-values"
     warnings: list[str] = field(default_factory=list)
+    energy_scale: float = 1.0  # factor applied to the tabulated values (normalise_kernel_energy)
+    tabulated_energy_fraction: Optional[float] = None  # Σ S·m / E_e of the tables before that factor
 
     @property
     def voxel_volume_ml(self) -> float:
@@ -92,6 +107,38 @@ class DoseKernel:
         # S [mGy/(MBq s)] * 1e-3 Gy/mGy * 1e-6 MBq/Bq * m [kg] = J per decay
         energy_j = float(self.s_value_mgy_per_mbq_s.sum()) * 1.0e-9 * mass_kg
         return energy_j / (energy_mev_per_decay * JOULE_PER_MEV)
+
+
+def normalise_kernel_energy(
+    kernel: DoseKernel,
+    density_g_per_ml: float = SOFT_TISSUE_DENSITY_G_PER_ML,
+    energy_mev_per_decay: float = LU177_ELECTRON_ENERGY_MEV_PER_DECAY,
+) -> DoseKernel:
+    """The kernel scaled so that Σ S·m_voxel = ``energy_mev_per_decay`` at ``density_g_per_ml`` (module docstring):
+    in a uniform region larger than the kernel its dose then equals the local-deposition dose at that density."""
+    if not (math.isfinite(density_g_per_ml) and density_g_per_ml > 0.0):
+        raise RagalivInputError(f"kernel reference density {density_g_per_ml!r} g/mL must be > 0.")
+    fraction = kernel.deposited_energy_fraction(density_g_per_ml, energy_mev_per_decay)
+    if not (math.isfinite(fraction) and fraction > 0.0):
+        raise RagalivInputError("the dose kernel sums to zero or a non-finite value.", "Check the kernel tables.")
+    tabulated = fraction / kernel.energy_scale  # of the original tables, whatever was applied before
+    scale = kernel.energy_scale / fraction
+    method = (
+        f"{kernel.method}; scaled ×{scale:.4f} so that Σ S·m = {energy_mev_per_decay:g} MeV per decay (ICRP-107 "
+        f"electrons, as in the local-deposition method) at {density_g_per_ml:g} g/mL: the tables hold "
+        f"{tabulated:.1%} of it (MIRD energy balance in a region larger than the kernel)"
+    )
+    return DoseKernel(
+        s_value_mgy_per_mbq_s=np.asarray(kernel.s_value_mgy_per_mbq_s, dtype=float) / fraction,
+        voxel_size_mm=kernel.voxel_size_mm,
+        source=kernel.source,
+        tissue=kernel.tissue,
+        tabulated_size_mm=kernel.tabulated_size_mm,
+        method=method,
+        warnings=list(kernel.warnings),
+        energy_scale=scale,
+        tabulated_energy_fraction=tabulated,
+    )
 
 
 def shipped_kernel_directory() -> str:
@@ -290,4 +337,6 @@ def resample_kernel(kernel: DoseKernel, voxel_size_mm: Union[float, Sequence[flo
         tabulated_size_mm=kernel.tabulated_size_mm,
         method=f"{kernel.method}, resampled to {_mm(size)} mm by energy-conserving box overlap",
         warnings=messages,
+        energy_scale=kernel.energy_scale,
+        tabulated_energy_fraction=kernel.tabulated_energy_fraction,
     )

@@ -1,7 +1,9 @@
 """Least-squares fit of one exponential model, with robust starts and the Jacobian covariance.
 
 * Objective: sum ((f(t_i) - A_i) / sigma_i)^2 with sigma_i = ``sigma_mbq`` (weighted, 1/sigma^2), or
-  sum (f(t_i) - A_i)^2 when no sigma is given (unweighted), on activity as measured.
+  sum (f(t_i) - A_i)^2 when no sigma is given (unweighted), on activity as measured. ``sigma_scale_known``
+  False means the sigma are relative weights known only up to a common factor (e.g. sigma_i = A_i for a
+  fractional error model): the covariance is then scaled by the residual variance, as for an unweighted fit.
 * Parameters are fitted as amplitudes / max(A_i) bounded to [1e-8, 1e4] (so A > 0), ``lambda1_bio >= 0``
   and positive rate increments ``lambda_{c+1} - lambda_c`` (so the rates stay ordered and
   ``lambda_bio >= 0``); see :mod:`.models`.
@@ -10,7 +12,7 @@
   projection); the best few distinct starts are refined with ``scipy.optimize.least_squares`` (TRF with
   bounds) and the lowest cost wins.
 * Covariance (EANM, Gear et al. EJNMMI 2018;45:2456): C = (J^T W J)^-1 at the optimum, absolute when sigma
-  is given, scaled by RSS/(N-K) otherwise; none when N == K without sigma.
+  is given with a known scale, scaled by RSS/(N-K) otherwise; none when N == K without a known scale.
 """
 
 import math
@@ -54,6 +56,14 @@ class ExponentialFit:
     covariance_note: str = ""
     bound_notes: list[str] = field(default_factory=list)
     n_points: int = 0
+    sigma_scale_known: bool = False  # True: absolute covariance (sigma given and known)
+
+    @property
+    def residual_dof(self) -> float:
+        """Degrees of freedom behind the covariance: inf for a known sigma, N - K when scaled by residuals."""
+        if self.sigma_scale_known:
+            return math.inf
+        return float(self.n_points - self.model.n_parameters)
 
 
 def lambda_bio_max_per_h(time_h: np.ndarray) -> float:
@@ -211,6 +221,7 @@ def fit_exponential(
     activity_mbq: np.ndarray,
     sigma_mbq: Optional[np.ndarray],
     lambda_phys_per_h: float,
+    sigma_scale_known: bool = True,
 ) -> ExponentialFit:
     """Fit ``model`` by (weighted) least squares from several starts; covariance from the Jacobian.
 
@@ -218,10 +229,10 @@ def fit_exponential(
     finiteness instead, and a fit without a finite result is reported as not converged.
     """
     with np.errstate(all="ignore"):
-        return _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h)
+        return _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h, sigma_scale_known)
 
 
-def _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h) -> ExponentialFit:
+def _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h, sigma_scale_known) -> ExponentialFit:
     n = time_h.size
     scale = float(np.max(activity_mbq))
     y = activity_mbq / scale
@@ -293,14 +304,15 @@ def _fit_exponential(model, time_h, activity_mbq, sigma_mbq, lambda_phys_per_h) 
         )
 
     params = _to_natural(best.x, model, scale)
-    fit = ExponentialFit(model, bool(best.success), message, params=params, n_points=n)
+    fit = ExponentialFit(model, bool(best.success), message, params=params, n_points=n,
+                         sigma_scale_known=sigma_mbq is not None and sigma_scale_known)
     residual = model.evaluate(params, time_h, lambda_phys_per_h) - activity_mbq
     if sigma_mbq is not None:
         residual = residual / sigma_mbq
     fit.rss = float(np.sum(residual**2))
     fit.bound_notes = _bound_notes(model, params, best.x, lower, upper, rate_max)
     fit.covariance, fit.covariance_note = _covariance(
-        model, params, time_h, sigma_mbq, lambda_phys_per_h, fit.rss
+        model, params, time_h, sigma_mbq, lambda_phys_per_h, fit.rss, sigma_scale_known
     )
     return fit
 
@@ -332,10 +344,12 @@ def _covariance(
     sigma_mbq: Optional[np.ndarray],
     lambda_phys_per_h: float,
     rss: float,
+    sigma_scale_known: bool = True,
 ) -> tuple[Optional[np.ndarray], str]:
     """Parameter covariance from the Jacobian at the optimum (natural units), or None with the reason."""
     n, k = time_h.size, model.n_parameters
-    if sigma_mbq is None and n <= k:
+    scaled_by_residuals = sigma_mbq is None or not sigma_scale_known
+    if scaled_by_residuals and n <= k:
         return None, f"no fit uncertainty: N = {n} points = K = {k} parameters (exact fit, no residual dof)"
     jac = model.jacobian(params, time_h, lambda_phys_per_h)
     if sigma_mbq is not None:
@@ -349,6 +363,6 @@ def _covariance(
         return None, "no fit uncertainty: parameters not identifiable (singular Jacobian)"
     inverse = (vt.T / singular**2) @ vt
     covariance = inverse / np.outer(norms, norms)
-    if sigma_mbq is None:
+    if scaled_by_residuals:
         covariance = covariance * rss / (n - k)
     return covariance, ""

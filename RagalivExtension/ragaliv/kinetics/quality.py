@@ -7,6 +7,8 @@
 * RSS floor: on noiseless data RSS -> 0 and ln(RSS) is numerical noise, so RSS is floored at
   N * (RSS_FLOOR_REL * y_ref)^2, i.e. an RMS residual of 1 ppm of the largest (weighted) activity; models
   at the floor then differ only by their penalty and the simplest wins.
+* AIC = N ln(RSS/N) + 2K (Yamaoka 1978), the same without the small-sample term: used only to rank mono
+  against the uptake model at N = 4, where AICc is undefined for the latter (see :mod:`.selection`).
 * Akaike weights w_i = exp(-Delta_i/2) / sum_j exp(-Delta_j/2).
 * Quality (Hardiansyah et al. EJNMMI Phys 2021;8:82): CV of every fitted parameter < 50 % and every
   |correlation| < 0.8. The CV of a rate is taken relative to its effective value lambda_phys + lambda_bio,
@@ -48,6 +50,14 @@ def aicc(rss: float, n_points: int, n_parameters: int, floor: float) -> Optional
     rss = max(rss, floor)
     k = n_parameters
     return n_points * math.log(rss / n_points) + 2 * k + 2 * k * (k + 1) / (n_points - k - 1)
+
+
+def aic(rss: float, n_points: int, n_parameters: int, floor: float) -> Optional[float]:
+    """Akaike information criterion N ln(RSS/N) + 2K (Yamaoka et al. J Pharmacokinet Biopharm 1978;6:165),
+    same K convention and RSS floor as :func:`aicc`; defined for N > K (used where AICc is not, N = K + 1)."""
+    if n_points <= n_parameters:
+        return None
+    return n_points * math.log(max(rss, floor) / n_points) + 2 * n_parameters
 
 
 def akaike_weights(values: Sequence[Optional[float]]) -> list[Optional[float]]:

@@ -21,6 +21,7 @@ class TacCandidate:
     tia_mbq_h: Optional[float]
     acceptable: bool
     reason: str
+    aic: Optional[float] = None
 
 
 @dataclass
@@ -29,7 +30,11 @@ class TacFit:
 
     ``parameters`` hold amplitudes (``*_mbq``) and biological rates (``*_bio_per_h``; the exponent is
     ``lambda_phys + lambda_bio``) for exponential models, the partial areas for ``trapezoid`` and the
-    point used for ``stp``. ``flags`` are fit-quality findings (a number they concern may be unreliable);
+    point used for ``stp``. ``tia_sigma_mbq_h`` (and ``tia_rel_uncertainty``) is the half-width of the
+    68.27 % coverage interval: the GUM standard uncertainty ``tia_standard_uncertainty_mbq_h`` times the
+    coverage factor ``tia_coverage_factor`` = t_0.8413(``tia_uncertainty_dof``) when the noise scale was
+    estimated from the residuals (1 when sigma was known; dof None = infinite).
+    ``flags`` are fit-quality findings (a number they concern may be unreliable);
     ``warnings`` explain choices made for the user (fallbacks, assumptions). ``tia_sigma_mbq_h`` is None
     only when no uncertainty component is available (a flag says why).
 
@@ -60,6 +65,12 @@ class TacFit:
     sigma_mbq: Optional[list[float]] = None
     half_life_h: float = float("nan")
     calibration_rel_uncertainty: float = 0.0
+    weighting: str = ""
+    aic: Optional[float] = None
+    selection_criterion: str = ""
+    tia_standard_uncertainty_mbq_h: Optional[float] = None
+    tia_coverage_factor: Optional[float] = None
+    tia_uncertainty_dof: Optional[float] = None
 
     @property
     def lambda_phys_per_h(self) -> float:

@@ -59,3 +59,43 @@ def save_figure(figure, path: str) -> None:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")
     plt.close(figure)
+
+
+def plot_population(fit, curves, path: str) -> None:
+    """Individual points and curves (thin) and the typical population curve (thick) per region, activity per
+    administered activity (needs matplotlib, imported here only)."""
+    import numpy as np
+
+    from ..kinetics.population_models import curve_mbq
+
+    regions = list(fit.regions)
+    columns = min(2, len(regions))
+    rows = math.ceil(len(regions) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(6.0 * columns, 3.8 * rows), dpi=100, squeeze=False)
+    by_key = {(curve.patient, curve.region): curve for curve in curves}
+    for axis, name in zip(axes.ravel(), regions):
+        region = fit.regions[name]
+        model = region.population_model
+        last = max(max(curve.time_h) for curve in curves if curve.region == name)
+        grid = np.linspace(0.25, 1.2 * last, 300)
+        for index, estimate in enumerate(region.patients):
+            colour = plt.cm.tab20(index % 20)
+            curve = by_key[(estimate.patient, name)]
+            phi = np.array([estimate.parameters[key] for key in model.parameter_names])
+            percent = 100.0 / curve.administered_mbq
+            axis.plot(grid, curve_mbq(model, phi, grid, curve.administered_mbq) * percent, "-", color=colour,
+                      linewidth=0.8)
+            axis.plot(curve.time_h, [value * percent for value in curve.activity_mbq], "o", color=colour,
+                      markersize=4, label=f"{estimate.patient} ({estimate.n_points} pt)")
+        axis.plot(grid, curve_mbq(model, region.population_mean, grid, 1.0) * 100.0, "-", color="black",
+                  linewidth=2.5, label="population (typical)")
+        axis.set_yscale("log")
+        axis.set_title(f"{name}: {region.model}, {region.n_patients} patients")
+        axis.set_xlabel("time after administration (h)")
+        axis.set_ylabel("activity (% of administered, not decay corrected)")
+        axis.legend(fontsize=6, ncol=2)
+    for axis in axes.ravel()[len(regions):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    save_figure(figure, path)
+    return True

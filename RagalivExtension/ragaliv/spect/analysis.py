@@ -5,10 +5,11 @@ numbers and a flag saying why; inputs that make the whole study wrong raise
 :class:`~ragaliv.errors.RagalivInputError` earlier (in :class:`~ragaliv.spect.study.SpectStudy`).
 """
 
-from typing import Callable, Optional
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 
 from ..errors import RagalivInputError
-from ..kinetics import fit_tac
+from ..kinetics import PatientKinetics, fit_tac, fit_with_population_prior, population_from_document
 from ..roles import role_of
 from .dose import region_dose
 from .mass import voi_mass
@@ -55,6 +56,38 @@ def fit_region(study: SpectStudy, tac: RegionTac):
     except RagalivInputError as error:
         return None, [*flags, f"no TIA: {error.message}"]
     return fit, flags
+
+
+def population_prior_tias(
+    tacs: Sequence[RegionTac],
+    administered_mbq: float,
+    population_document: dict[str, Any],
+    calibration_rel_uncertainty: float = 0.0,
+    patient: str = "",
+) -> tuple[dict[str, PatientKinetics], dict[str, str]]:
+    """TIAs of a study's VOIs with a saved cohort population (``population.json``) as prior (issue 9).
+
+    For a reduced-time-point study (1-3 SPECTs): every VOI whose name is a region of the population gets the
+    empirical-Bayes (MAP) TIA of :func:`ragaliv.kinetics.fit_with_population_prior` from its usable points. Returns
+    ({region: PatientKinetics}, {region: why it has none}); VOIs the population does not know, or without a point
+    > 0, are in the second dict. The study's own fits (:func:`fit_region`) are not replaced: the caller shows both.
+    """
+    estimates, skipped = {}, {}
+    regions = (population_document or {}).get("regions") or {}
+    for tac in tacs:
+        if tac.region not in regions:
+            skipped[tac.region] = "not a region of the population"
+            continue
+        times, values, _ = tac.usable_points()
+        if not times:
+            skipped[tac.region] = "no time point with activity > 0"
+            continue
+        population = population_from_document(population_document, tac.region)
+        estimates[tac.region] = fit_with_population_prior(
+            times, values, administered_mbq, population, patient=patient,
+            calibration_rel_uncertainty=calibration_rel_uncertainty,
+        )
+    return estimates, skipped
 
 
 def analyse_study(study: SpectStudy, progress: Progress = None) -> StudyResult:
