@@ -291,6 +291,7 @@ class HeaderRules(PatientRules, TimingRules):
                if p.decay_correction == "NONE" else "")
         )  # fmt: skip
         p.pixel_scale_per_slice = scale
+        self.check_plausibility()
 
     def suv_mode(self, stored_suv_type: str, factors: list[float]) -> None:
         """Stored values are already SUV of ``stored_suv_type``; convert to the requested normalisation."""
