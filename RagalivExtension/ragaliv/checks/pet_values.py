@@ -74,7 +74,8 @@ def injected_activity_finding(activity_mbq: Optional[float], nuclide: Optional[s
     plausible = GA68_ACTIVITY_MBQ if nuclide == "Ga68" else PET_ACTIVITY_MBQ
     return range_finding(plausible, activity_mbq, source,
                          f"Give the injected activity in MBq with {flag} MBQ (RadionuclideTotalDose (0018,1074) "
-                         "holds Bq)", ((1e-3, "kBq entered as Bq, or GBq"), (1e3, "Bq entered as kBq")))
+                         "holds Bq)", ((1e-3, "1000x too small: kBq where Bq belong, or GBq"),
+                                       (1e3, "1000x too large")))
 
 
 def uptake_findings(decay_time_s: Optional[float], half_life_s: Optional[float], nuclide: Optional[str],
@@ -87,8 +88,8 @@ def uptake_findings(decay_time_s: Optional[float], half_life_s: Optional[float],
     if half_lives > MAX_UPTAKE_HALF_LIVES:
         left = 2.0 ** -half_lives
         return [Finding("uptake-time", REFUSE,
-                        f"The uptake time {decay_time_s / SECONDS_PER_HOUR:.4g} h ({source}) is {half_lives:.3g} "
-                        f"half-lives of {half_life_s:g} s: only {left:.2g} of the injected activity is left, which is "
+                        f"The uptake time {decay_time_s / SECONDS_PER_HOUR:.4g} h ({source}) is implausible: "
+                        f"{half_lives:.3g} half-lives of {half_life_s:g} s leave {left:.2g} of the injected activity, "
                         "no quantitative PET (wrong injection date, or a half-life in the wrong unit?).",
                         f"{fix}; if they are right, add --accept uptake-time.")]
     if nuclide == "Ga68":

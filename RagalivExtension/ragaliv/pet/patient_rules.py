@@ -10,7 +10,7 @@ import re
 from typing import Optional
 
 from .. import constants
-from ..checks.findings import REFUSE, apply_findings
+from ..checks.findings import REFUSE, WARN, Finding, apply_findings
 from ..checks.nuclides import half_life_findings
 from ..checks.pet_values import bmi_finding, height_finding, injected_activity_finding, uptake_findings, weight_finding
 from ..errors import RagalivInputError
@@ -206,10 +206,13 @@ class PatientRules:
         :class:`RagalivInputError` naming the tag, the value, the range and the fix; see :mod:`ragaliv.checks`)."""
         p = self.params
         sources = self.sources
-        findings = [weight_finding(p.weight_kg, sources.get("weight_kg", ""), "--weight-kg"),
-                    height_finding(p.height_cm, sources.get("height_cm", ""), "--height-cm")]
-        if not any(f is not None and f.severity == REFUSE for f in findings):
-            findings.append(bmi_finding(p.weight_kg, p.height_cm))
+        weight = weight_finding(p.weight_kg, sources.get("weight_kg", ""), "--weight-kg")
+        body = [height_finding(p.height_cm, sources.get("height_cm", ""), "--height-cm")]
+        if not any(f is not None and f.severity == REFUSE for f in (weight, body[0])):
+            body.append(bmi_finding(p.weight_kg, p.height_cm))
+        if not self.target.needs_height:  # the height is reported, not used: never refuse the SUV for it
+            body = [f if f is None or f.severity != REFUSE else Finding(f.check, WARN, f.message) for f in body]
+        findings = [weight, *body]
         named = p.nuclide
         named_source = sources.get("nuclide", "")
         identity, nuclide = half_life_findings(
