@@ -203,7 +203,8 @@ def ia_image(synthetic_patient_dir, tmp_path_factory):
     pet = load_pet(str(synthetic_patient_dir / "pet_ia"))
     activity = pet.activity
     array = np.array(activity.array, dtype=np.float32)
-    array[np.unravel_index(int(np.argmax(array)), array.shape)] = 1e30
+    hottest = np.argwhere(array == array.max())  # the uniform hottest lesion: its central voxel
+    array[tuple(np.round(hottest.mean(axis=0)).astype(int))] = 1e30
     path = tmp_path_factory.mktemp("voxel") / "ia_absurd.nrrd"
     write_image(type(activity)(array, activity.geometry, "Bq/mL"), str(path), dtype="float32")
     flags = ("--weight-kg", "78", "--height-cm", "176", "--ia-dose-mbq", "148", "--ia-injection-time",
@@ -217,6 +218,10 @@ def test_absurd_voxel_in_a_lesion_is_refused_not_eligible(synthetic_patient_dir,
     result = run(capsys, *ratio_args(synthetic_patient_dir, path, synthetic_patient_dir / "pet_iv", output, *flags))
     assert_refused(result, "IA PET holds", "one voxel alone has SUV", "corrupt voxel", "--accept pet-activity",
                    output=output)
+    # accepted, the voxel is still no uptake: SUVmax 9e26 is 20x its SUVpeak, so no ELIGIBLE either
+    code, out, err = run(capsys, *ratio_args(synthetic_patient_dir, path, synthetic_patient_dir / "pet_iv", output,
+                                             *flags, "--accept", "pet-activity"))
+    assert code == 3 and out.startswith("NOT DETERMINED: Lesion 3: the IA SUVmax 9.1"), out + err
 
 
 def test_suv_command_refuses_the_absurd_voxel_and_the_implausible_header(synthetic_patient_dir, ia_image, tmp_path,
