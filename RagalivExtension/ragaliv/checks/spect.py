@@ -140,8 +140,7 @@ def study_findings(study: Any) -> list[Finding]:
     finding = administered_finding(study.administered_mbq, getattr(study, "administered_source", "") or "administered")
     if finding is not None:
         findings.append(finding)
-    if finding is None or finding.severity != REFUSE:
-        findings.extend(fraction_findings(study_totals(study), study.administered_mbq, study.half_life_h))
+    findings.extend(fraction_findings(study_totals(study), study.administered_mbq, study.half_life_h))
     return findings
 
 

@@ -94,9 +94,15 @@ def describe_failure(error: BaseException) -> tuple[str, str]:
     """(one-line message, detail): the message of a RagalivInputError, 'internal error' + type otherwise."""
     if isinstance(error, RagalivInputError):
         message = error.message + (f" Fix: {error.hint}" if error.hint else "")
-        return message, ""
+        return _batch_flags(message), ""
     detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return f"internal error: {type(error).__name__}: {error}", detail
+
+
+def _batch_flags(text: str) -> str:
+    """The override flags of the commands, as the COHORT.csv columns that set them in a batch."""
+    text = re.sub(r"--accept ([a-z-]+)", r"\1 in the COHORT.csv column 'accept'", text)
+    return text.replace("--confirm-consistency", "the COHORT.csv column 'confirm_consistency' (yes)")
 
 
 def write_failure(task: PatientTask, message: str, detail: str = "") -> None:

@@ -52,7 +52,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ..checks.findings import apply_findings
-from ..checks.spect import spect_time_finding
+from ..checks.spect import administered_finding, spect_time_finding
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
@@ -115,6 +115,11 @@ def load_study(path: str, accept: Sequence[str] = ()) -> SpectStudy:
         if "time" in entry and "hours" in entry:
             raise RagalivInputError(f"STUDY.json: timepoints[{index}] gives both 'time' and 'hours'.",
                                     "Keep one of them.")
+
+    given = document.get("administered_mbq")
+    if isinstance(given, (int, float)) and not isinstance(given, bool) and math.isfinite(given) and given > 0:
+        finding = administered_finding(float(given), "STUDY.json 'administered_mbq'")  # a unit slip: before loading
+        apply_findings([finding] if finding is not None else [], accept, warnings)
 
     inputs: dict[str, str] = {"study": os.path.abspath(path)}
     images: list[LoadedImage] = []
