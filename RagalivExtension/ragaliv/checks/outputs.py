@@ -50,9 +50,10 @@ def _nearest_existing(path: str) -> str:
     return current
 
 
-def _check_writable_location(path: str, flag: str) -> None:
-    """``path`` (absolute, not necessarily existing) can be created: no file on its way, a writable folder."""
-    existing = _nearest_existing(os.path.dirname(path) if not os.path.lexists(path) else path)
+def _check_writable_location(folder: str, flag: str, path: str) -> None:
+    """The folder ``folder`` (absolute, not necessarily existing) of the output ``path`` can be created and
+    written: no file on its way, a writable folder."""
+    existing = _nearest_existing(folder)
     if os.path.lexists(existing) and not os.path.isdir(existing):
         raise RagalivInputError(f"{flag} {path}: {existing} is a file, so nothing can be created below it.",
                                 f"Give a folder path for {flag} that does not pass through a file.")
@@ -78,7 +79,7 @@ def check_output_folder(path: Optional[str], command: str, flag: str = "-o",
     for item in inputs:
         if item and os.path.abspath(str(item)) == absolute:
             raise RagalivInputError(f"{flag} {path} is one of the inputs.", f"Give {flag} a separate result folder.")
-    _check_writable_location(absolute, flag)
+    _check_writable_location(absolute, flag, str(path))
     if os.path.isdir(absolute):
         own = OUTPUTS.get(command, ())
         for other, signature in SIGNATURES.items():
@@ -99,7 +100,7 @@ def check_output_file(path: Optional[str], suffixes: Sequence[str], flag: str = 
         raise RagalivInputError(f"{flag} {path} is a folder, not a file.", f"Give a file name ending in {suffixes[0]}.")
     if not absolute.lower().endswith(tuple(suffixes)):
         raise RagalivInputError(f"Unsupported output {path!r}.", f"Use a file name ending in {' or '.join(suffixes)}.")
-    _check_writable_location(absolute, flag)
+    _check_writable_location(os.path.dirname(absolute), flag, str(path))
     return absolute
 
 
