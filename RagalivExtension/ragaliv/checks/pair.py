@@ -79,7 +79,8 @@ def ratio_input_findings(ia: PetScan, iv: PetScan) -> list[Finding]:
         if finding is not None:
             findings.append(finding)
         if scan.suv is not None:
-            findings.extend(pet_activity_findings(scan.suv, scan.parameters, f"The {scan.role} PET"))
+            findings.extend(pet_activity_findings(scan.suv, scan.parameters, f"The {scan.role} PET",
+                                                  f"--{scan.role.lower()}-dose-mbq"))
     return findings + pair_findings(ia, iv)
 
 

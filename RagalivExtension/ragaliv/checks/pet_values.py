@@ -49,14 +49,15 @@ def range_finding(plausible: PlausibleRange, value: Optional[float], source: str
     return Finding(plausible.check, severity, message[0].upper() + message[1:], hint)
 
 
-def weight_finding(weight_kg: Optional[float], source: str, flag: str = "--weight-kg") -> Optional[Finding]:
-    return range_finding(WEIGHT_KG, weight_kg, source, f"Give the weight in kg with {flag} KG (it replaces the "
+def weight_finding(weight_kg: Optional[float], source: str, how: str = "--weight-kg KG") -> Optional[Finding]:
+    """``how``: the flag (or panel field) that gives the value, for the fix."""
+    return range_finding(WEIGHT_KG, weight_kg, source, f"Give the weight in kg with {how} (it replaces the "
                          "header value)", ((10.0, "10x too large"), (0.1, "10x too small"),
                                            (POUNDS_PER_KG, "in pounds")))
 
 
-def height_finding(height_cm: Optional[float], source: str, flag: str = "--height-cm") -> Optional[Finding]:
-    return range_finding(HEIGHT_CM, height_cm, source, f"Give the height in cm with {flag} CM",
+def height_finding(height_cm: Optional[float], source: str, how: str = "--height-cm CM") -> Optional[Finding]:
+    return range_finding(HEIGHT_CM, height_cm, source, f"Give the height in cm with {how}",
                          ((10.0, "in mm"), (0.01, "in m"), (1 / 2.54, "in inches")))
 
 
@@ -70,10 +71,10 @@ def bmi_finding(weight_kg: Optional[float], height_cm: Optional[float]) -> Optio
 
 
 def injected_activity_finding(activity_mbq: Optional[float], nuclide: Optional[str], source: str,
-                              flag: str = "--dose-mbq") -> Optional[Finding]:
+                              how: str = "--dose-mbq MBQ") -> Optional[Finding]:
     plausible = GA68_ACTIVITY_MBQ if nuclide == "Ga68" else PET_ACTIVITY_MBQ
     return range_finding(plausible, activity_mbq, source,
-                         f"Give the injected activity in MBq with {flag} MBQ (RadionuclideTotalDose (0018,1074) "
+                         f"Give the injected activity in MBq with {how} (RadionuclideTotalDose (0018,1074) "
                          "holds Bq)", ((1e-3, "1000x too small: kBq where Bq belong, or GBq"),
                                        (1e3, "1000x too large")))
 

@@ -30,7 +30,8 @@ def activity_fraction(suv: Any, normalizer: Optional[float]) -> Optional[tuple[f
     return total * voxel_ml / normalizer, hottest * voxel_ml / normalizer, hottest
 
 
-def pet_activity_findings(suv: Any, parameters: dict[str, Any], what: str) -> list[Finding]:
+def pet_activity_findings(suv: Any, parameters: dict[str, Any], what: str, dose_flag: str = "--dose-mbq"
+                          ) -> list[Finding]:
     """REFUSE when the image holds more than 1.5x the injected activity (decayed to the scan); WARN above 1.1x.
 
     ``parameters``: :meth:`ragaliv.pet.suv.SuvParameters.to_dict` of the scan (``normalizer``, sources).
@@ -54,7 +55,7 @@ def pet_activity_findings(suv: Any, parameters: dict[str, Any], what: str) -> li
             cause = "the injected activity is too small (wrong unit?) or the pixel scaling is wrong"
         return [Finding(
             "pet-activity", REFUSE, f"{detail}: impossible; {cause}.",
-            "Check RadionuclideTotalDose (0018,1074) (give --dose-mbq MBQ) and the image (re-export the series); "
-            "if the image is right, add --accept pet-activity.")]
+            f"Check RadionuclideTotalDose (0018,1074) (give {dose_flag} MBQ) and the image (re-export the "
+            "series); if the image is right, add --accept pet-activity.")]
     return [Finding("pet-activity", WARN,
                     f"{detail}: more than was injected; check the injected activity and the calibration.")]

@@ -21,6 +21,7 @@ from .suv_parameters import (
     ELEMENT_SYMBOLS,
     G_PER_KG,
     HEIGHT_IN_CM_ABOVE,
+    OVERRIDE_HINTS,
     WEIGHT_IN_GRAMS_ABOVE,
     Normalizer,
     describe_missing,
@@ -206,8 +207,8 @@ class PatientRules:
         :class:`RagalivInputError` naming the tag, the value, the range and the fix; see :mod:`ragaliv.checks`)."""
         p = self.params
         sources = self.sources
-        weight = weight_finding(p.weight_kg, sources.get("weight_kg", ""), "--weight-kg")
-        body = [height_finding(p.height_cm, sources.get("height_cm", ""), "--height-cm")]
+        weight = weight_finding(p.weight_kg, sources.get("weight_kg", ""), OVERRIDE_HINTS["weight_kg"])
+        body = [height_finding(p.height_cm, sources.get("height_cm", ""), OVERRIDE_HINTS["height_cm"])]
         if not any(f is not None and f.severity == REFUSE for f in (weight, body[0])):
             body.append(bmi_finding(p.weight_kg, p.height_cm))
         if not self.target.needs_height:  # the height is reported, not used: never refuse the SUV for it
@@ -226,7 +227,8 @@ class PatientRules:
                                   + (f"; the header named {named}" if named else ""))
         if p.injected_dose_bq is not None:
             findings.append(injected_activity_finding(p.injected_dose_bq / constants.BQ_PER_MBQ, p.nuclide,
-                                                      sources.get("injected_dose_bq", ""), "--dose-mbq"))
+                                                      sources.get("injected_dose_bq", ""),
+                                                      OVERRIDE_HINTS["injected_dose_mbq"]))
         if p.decay_correction != "ADMIN" and not any(f.severity == REFUSE for f in identity):
             findings.extend(uptake_findings(
                 p.decay_time_s, p.half_life_s, p.nuclide,
