@@ -156,7 +156,7 @@ def _compute(task: PatientTask, staging: str, row: dict[str, Any], scrubber) -> 
 
 # --- ratio -------------------------------------------------------------------------------------------------
 _COLUMN_OF_FLAG = {"weight-kg": "weight_kg", "height-cm": "height_cm", "sex": "sex", "half-life-s": "half_life_s",
-                   "normalization": "normalization", "accept": "accept", "confirm-consistency": "confirm_consistency"}
+                   "normalization": "normalization"}  # --accept, --confirm-consistency: _batch_flags
 
 
 def _cohort_hint(text: str, scan: str) -> str:
