@@ -180,3 +180,24 @@ def test_batch_patient_with_a_unit_slip_fails_alone(study_writer, tmp_path, caps
     assert code == 2 and "P1 (line 2)" in err and "7.4 MBq" in err, err
     assert "administered-activity in the COHORT.csv column 'accept'" in err
     assert files_in(output / "P1") == ["error.txt"]
+
+
+def test_physical_limits_of_the_checks():
+    """1/lambda of 177Lu = 6.647 d x 24 / ln 2 = 230.15 h: a TIAC up to it passes, up to +10 % is warned, beyond
+    refused; a study whose SPECTs all hold < 5 % of the decayed administered activity is warned."""
+    import math
+
+    from ragaliv.checks.ranges import LU177_MEAN_LIFE_H
+    from ragaliv.checks.spect import fraction_findings, tiac_finding
+
+    assert LU177_MEAN_LIFE_H == pytest.approx(6.647 * 24.0 / math.log(2.0), rel=1e-12)
+    assert LU177_MEAN_LIFE_H == pytest.approx(230.15, abs=0.01)
+    assert tiac_finding("Liver", 229.0) is None
+    assert tiac_finding("Liver", 240.0).severity == "warn"
+    assert tiac_finding("Liver", 260.0).severity == "refuse"
+    decayed_4h = 7400.0 * 2.0 ** (-4.0 / (6.647 * 24.0))
+    assert fraction_findings([("tp0", 4.0, 0.2 * decayed_4h)], 7400.0) == []
+    low = fraction_findings([("tp0", 4.0, 0.01 * decayed_4h)], 7400.0)
+    assert [f.severity for f in low] == ["warn"] and "at most 1.00%" in low[0].message
+    high = fraction_findings([("tp0", 4.0, 1.6 * decayed_4h)], 7400.0)
+    assert [f.severity for f in high] == ["refuse"] and "holds 1.6 times" in high[0].message

@@ -110,6 +110,9 @@ SPECT_FRACTION_WARN = 1.0 + ACTIVITY_MARGIN
 # (the RescaleSlope case: 60x low). Whole-body retention of 177Lu-DOTATATE falls far less than 20x in a week
 # [M]; local rule.
 SPECT_FRACTION_DROP = 20.0
+# All SPECTs of a study holding less than 5 % of the decayed administered activity: a calibration (cps/MBq) or
+# unit 10-100x low, or an administered activity typed too large; only warned (a small field of view is possible).
+SPECT_FRACTION_LOW_WARN = 0.05
 # STUDY.json time/hours against the header acquisition time: agree within max(0.5 h, 5 %) (a SPECT takes
 # ~30 min; protocol times are rounded; local rule).
 SPECT_TIME_TOLERANCE_H = 0.5

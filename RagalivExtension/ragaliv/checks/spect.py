@@ -26,6 +26,7 @@ from .ranges import (
     LU177_ACTIVITY_MBQ,
     LU177_MEAN_LIFE_H,
     SPECT_FRACTION_DROP,
+    SPECT_FRACTION_LOW_WARN,
     SPECT_FRACTION_REFUSE,
     SPECT_FRACTION_WARN,
     SPECT_TIME_TOLERANCE_H,
@@ -86,6 +87,11 @@ def fraction_findings(totals: Sequence[tuple[str, float, float]], administered_m
                 "spect-activity", REFUSE,
                 f"{text[0].upper()}{text[1:]}, {largest / max(fraction, 1e-300):.3g} times less than another time "
                 "point of the study: a lost scale factor (RescaleSlope, units, calibration)?", hint))
+    if 0 < largest < SPECT_FRACTION_LOW_WARN:
+        findings.append(Finding(
+            "spect-activity", WARN,
+            f"The SPECTs hold at most {largest:.2%} of the administered activity {administered_mbq:g} MBq (decayed to "
+            "their times): a calibration or unit 10-100x too low, or the administered activity too large?"))
     return findings
 
 
