@@ -214,7 +214,8 @@ def test_suv_command_writes_the_suv_image(synthetic_patient_dir, tmp_path):
     assert main(["suv", str(synthetic_patient_dir / "pet_iv"), "-o", str(tmp_path / "suv.txt")]) == 2
 
 
-def test_pets_of_two_patients_are_refused_and_frames_are_checked(synthetic_patient_dir, tmp_path, capsys):
+def test_pets_of_two_patients_are_not_decided_and_frames_are_checked(synthetic_patient_dir, tmp_path, capsys):
+    """Two patient IDs: no decision (exit 3, issue 8: a failed consistency check) until confirmed."""
     other = tmp_path / "iv_other"
     shutil.copytree(synthetic_patient_dir / "pet_iv", other)
     for path in other.glob("*.dcm"):
@@ -223,8 +224,10 @@ def test_pets_of_two_patients_are_refused_and_frames_are_checked(synthetic_patie
         dataset.save_as(path)
     args = ["ratio", "--ia", str(synthetic_patient_dir / "pet_ia"), "--iv", str(other), "--segmentation",
             str(synthetic_patient_dir / "segmentation.seg.nrrd"), "-o", str(tmp_path / "o")]
-    assert main(args) == 2
-    assert "SOMEONE-ELSE" in capsys.readouterr().err
+    assert main(args) == 3
+    assert "SOMEONE-ELSE" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["eligible"] is None and summary["consistency"][0]["check"] == "patient"
 
     moved = tmp_path / "iv_moved"
     shutil.copytree(synthetic_patient_dir / "pet_iv", moved)

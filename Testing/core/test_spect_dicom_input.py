@@ -179,10 +179,16 @@ def test_implausible_total_dose_is_refused_naming_the_key_and_tag(nm_study, head
     assert "administered_mbq" in text and "(0018,1074)" in text and "plausible" in text
 
 
-def test_explicit_implausible_activity_gets_a_loud_warning(nm_study):
-    study = load_study(nm_study(administered_mbq=7.4))
+def test_explicit_implausible_activity_is_refused_unless_accepted(nm_study):
+    """7.4 'MBq' of 177Lu is GBq typed as MBq: refused (issue 8); accepted, it gets a loud warning."""
+    path = nm_study(administered_mbq=7.4)
+    with pytest.raises(RagalivInputError) as info:
+        load_study(path)
+    assert "7.4 MBq" in info.value.message and "--accept administered-activity" in info.value.hint
+    study = load_study(path, accept=("administered-activity",))
     assert study.administered_mbq == 7.4
     assert any(w.startswith("CHECK THE ADMINISTERED ACTIVITY") and "administered_mbq" in w for w in study.warnings)
+    assert any(w.startswith("ACCEPTED BY THE USER (--accept administered-activity)") for w in study.warnings)
 
 
 # --- 1c: decay correction -----------------------------------------------------------------------------------

@@ -274,9 +274,27 @@ def _run_tasks(tasks: Sequence, jobs: int, progress: Progress) -> dict[str, dict
     return _run_pool(tasks, jobs, progress)
 
 
+def _refuse_stale_patients(output: str, folders: Sequence[str]) -> None:
+    """OUTDIR must not hold patient folders of patients that are no longer in COHORT.csv: the cohort summary
+    would not describe the folder (a result folder holds the results of one run)."""
+    from ..cohort.worker import is_result_folder
+
+    if not os.path.isdir(output):
+        return
+    wanted = set(folders)
+    stale = sorted(name for name in os.listdir(output) if name not in wanted and not name.startswith(".")
+                   and is_result_folder(os.path.join(output, name)))
+    if stale:
+        raise RagalivInputError(
+            f"{output} holds results of {len(stale)} patient(s) not in this COHORT.csv ({', '.join(stale[:5])}"
+            f"{' ...' if len(stale) > 5 else ''}): the cohort summary would not match the folder.",
+            "Use a new output folder (-o), add those patients back to COHORT.csv, or delete their folders.")
+
+
 # --- command -----------------------------------------------------------------------------------------------
 def command(args) -> int:
     """The ``ragaliv batch`` command (arguments: cohort, output, jobs, no_deidentify, secret)."""
+    from ..checks.outputs import check_output_folder
     from ..cohort.summary import write_cohort_outputs
     from ..cohort.table import read_cohort
     from ..cohort.worker import PatientTask, clean_partials, fingerprint, is_result_folder, read_done
@@ -291,10 +309,10 @@ def command(args) -> int:
     if args.jobs is not None and args.jobs < 0:
         raise RagalivInputError(f"--jobs {args.jobs} is negative.", "Give 0 (all CPUs) or a number of processes.")
     jobs = args.jobs or os.cpu_count() or 1
+    output = check_output_folder(args.output, "batch", inputs=(args.cohort,))
     cohort = read_cohort(args.cohort, show_paths=not deidentify)
     deidentifier = Deidentifier(enabled=deidentify, secret=secret)
     folders = _folder_names(cohort.rows, deidentifier)
-    output = os.path.abspath(args.output)
     os.makedirs(output, exist_ok=True)
     key_check = _key_check(secret)
     foreign = [name for name in folders
@@ -304,6 +322,7 @@ def command(args) -> int:
                                 "folders): they would be replaced.", "Give an empty or batch-only output folder (-o).")
     with _locked(output):
         _check_settings(output, deidentify, key_check)
+        _refuse_stale_patients(output, folders)
         removed = clean_partials(output)
         tasks, resumed = [], {}
         for row, folder in zip(cohort.rows, folders):

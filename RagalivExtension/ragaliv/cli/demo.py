@@ -70,6 +70,9 @@ def compare_with_truth(output: str) -> dict:
 
 
 def run_demo(output: str, seed: int = 0) -> int:
+    from ..checks.outputs import check_output_folder
+
+    output = check_output_folder(output, "demo", "OUTPUT", marker=os.path.join("patient", "truth.json"))
     started = time.time()
     for command_line, step in _steps(output, seed):
         print(f"\n$ ragaliv {command_line}", flush=True)

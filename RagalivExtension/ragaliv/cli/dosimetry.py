@@ -5,7 +5,9 @@ The files written are listed in :mod:`ragaliv.spect.outputs`.
 
 import argparse
 import sys
+from collections.abc import Sequence
 
+from ..errors import RagalivInputError
 from ..spect.result import StudyResult
 
 
@@ -30,14 +32,29 @@ def _print_summary(result: StudyResult) -> None:
         print(f"voxel dosimetry skipped: {result.voxel.reason}")
 
 
-def run_dosimetry(study_json: str, output: str, report: bool = False, deidentify: bool = False) -> int:
-    """Analyse the study of ``study_json`` and write its results (and the case report) into ``output``."""
+def run_dosimetry(study_json: str, output: str, report: bool = False, deidentify: bool = False,
+                  accept: Sequence[str] = ()) -> int:
+    """Analyse the study of ``study_json`` and write its results (and the case report) into ``output``.
+
+    The output folder is checked first; the study is checked before the analysis and the result before anything
+    is written (:mod:`ragaliv.checks.spect`); ``accept``: checks whose refusal the user accepts."""
+    from ..checks.findings import normalise_accept
+    from ..checks.outputs import check_output_folder, clear_previous_outputs
+    from ..checks.spect import check_result, check_study, fit_notes
     from ..spect import analyse_study, load_study
     from ..spect.outputs import write_study_outputs
 
-    study = load_study(study_json)
+    accepted = normalise_accept(accept)
+    if deidentify and not report:
+        raise RagalivInputError("--deidentify applies to the case report, which is not asked for.",
+                                "Add --report, or leave out --deidentify.")
+    output = check_output_folder(output, "dosimetry", inputs=(study_json,))
+    study = load_study(study_json, accepted)
+    check_study(study, accepted)
     result = analyse_study(study)
-    paths = write_study_outputs(result, output, study.inputs, {"study": study.settings()})
+    check_result(result, accepted)
+    clear_previous_outputs(output, "dosimetry")
+    paths = write_study_outputs(result, output, study.inputs, {"study": study.settings(), "accept": list(accepted)})
     if report:
         from ..report.case_report import write_dosimetry_report
 
@@ -48,9 +65,11 @@ def run_dosimetry(study_json: str, output: str, report: bool = False, deidentify
     for region in result.regions:
         for flag in region.all_flags():
             print(f"note: {region.region}: {flag}", file=sys.stderr)
+    for note in fit_notes(result):
+        print(f"{'warning' if note.startswith('fit flag') else 'note'}: {note}", file=sys.stderr)
     print(f"Results: {', '.join(paths[key] for key in sorted(paths))}")
     return 0
 
 
 def command(args: argparse.Namespace) -> int:
-    return run_dosimetry(args.study, args.output, args.report, args.deidentify)
+    return run_dosimetry(args.study, args.output, args.report, args.deidentify, args.accept)

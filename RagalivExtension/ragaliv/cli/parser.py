@@ -9,7 +9,7 @@ import os
 
 from .. import __version__
 from ..constants import DEFAULT_RATIO_AGGREGATE, DEFAULT_RATIO_METRIC, DEFAULT_RATIO_THRESHOLD
-from .suv_flags import add_suv_flags, iso_datetime, positive
+from .suv_flags import add_accept_flag, add_suv_flags, iso_datetime, positive
 
 # As ragaliv.ratio.decision.METRICS / AGGREGATES (not imported: keeps --help fast; a quality gate compares).
 METRICS = ("suvmax", "suvmean", "suvpeak")
@@ -28,6 +28,7 @@ def _suv(commands) -> None:
     suv.add_argument("-o", "--output", required=True, help="output image (.nrrd or .nii.gz), float32 SUV")
     suv.add_argument("--normalization", default="bw", choices=NORMALIZATIONS)
     add_suv_flags(suv)
+    add_accept_flag(suv)
     suv.set_defaults(command_module="suv")
 
 
@@ -52,6 +53,10 @@ def _ratio(commands) -> None:
     ratio.add_argument("--deidentify", action="store_true", help="pseudonymise the report (names, IDs, dates)")
     add_suv_flags(ratio, "ia-", "IA")
     add_suv_flags(ratio, "iv-", "IV")
+    add_accept_flag(ratio)
+    ratio.add_argument("--confirm-consistency", action="store_true",
+                       help="decide although an IA/IV consistency check failed (same series, weights that differ, "
+                       "all lesion ratios < 1 ...), after checking the inputs; recorded in summary.json and provenance")
     ratio.set_defaults(command_module="ratio")
 
 
@@ -63,6 +68,7 @@ def _tac(commands) -> None:
     tac.add_argument("--calibration-uncertainty", type=float, default=0.0,
                      help="relative calibration uncertainty (e.g. 0.05), fully correlated across points")
     tac.add_argument("-o", "--output", required=True, help="output folder")
+    add_accept_flag(tac)
     tac.set_defaults(command_module="tac")
 
 
@@ -85,6 +91,7 @@ def _dosimetry(commands) -> None:
     dosimetry.add_argument("-o", "--output", required=True, help="output folder")
     dosimetry.add_argument("--report", action="store_true", help="also write the case report (report.html)")
     dosimetry.add_argument("--deidentify", action="store_true", help="pseudonymise the report (names, IDs, dates)")
+    add_accept_flag(dosimetry)
     dosimetry.set_defaults(command_module="dosimetry")
 
 

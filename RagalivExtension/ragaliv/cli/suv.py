@@ -1,6 +1,7 @@
 """``ragaliv suv SERIES -o OUT.nrrd``: a PET series (or a Bq/mL image) -> float32 SUV image in its own grid."""
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -11,14 +12,23 @@ OUTPUT_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha")
 
 
 def run_suv(series: str, output: str, normalization: str = "bw", values: Any = None) -> int:
-    """Convert ``series`` to SUV (``values``: flat SUV overrides, see :mod:`.suv_flags`) and write ``output``."""
+    """Convert ``series`` to SUV (``values``: flat SUV overrides and ``accept``, see :mod:`.suv_flags`) and write
+    ``output``. The output path is checked first; the SUV values and the image are checked before writing."""
+    from ..checks.findings import apply_findings, normalise_accept
+    from ..checks.outputs import check_output_file
+    from ..checks.voxels import pet_activity_findings
     from ..io.images import write_image
 
-    if not output.lower().endswith(OUTPUT_SUFFIXES):
-        raise RagalivInputError(f"Unsupported output {output!r}.", "Use a .nrrd or .nii.gz file name (-o).")
-    pet = suv_flags.load_pet(series, values or {}, normalization)
-    write_image(pet.suv, output, dtype="float32")
+    values = dict(values or {})
+    values["accept"] = normalise_accept(values.get("accept"))
+    output = check_output_file(output, OUTPUT_SUFFIXES)
+    if os.path.abspath(series) == output:
+        raise RagalivInputError(f"-o {output} is the input image.", "Give the SUV image another file name.")
+    pet = suv_flags.load_pet(series, values, normalization)
     parameters = pet.parameters
+    apply_findings(pet_activity_findings(pet.suv, parameters.to_dict(), "The PET"), values["accept"],
+                   parameters.warnings)
+    write_image(pet.suv, output, dtype="float32")
     print(f"{parameters.suv_quantity} ({parameters.suv_unit}) written to {output}")
     for warning in parameters.warnings:
         print(f"warning: {warning}", file=sys.stderr)

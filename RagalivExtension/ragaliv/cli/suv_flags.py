@@ -52,12 +52,21 @@ def add_suv_flags(parser: argparse.ArgumentParser, prefix: str = "", scan: str =
                        help=f"scan reference date-time{label}, ISO (0008,0021/0031)")
 
 
+def add_accept_flag(parser: argparse.ArgumentParser) -> None:
+    """``--accept CHECK`` (repeatable): run although the plausibility check CHECK refused a value."""
+    parser.add_argument("--accept", action="append", default=[], metavar="CHECK",
+                        help="accept a value a plausibility check refused (the id printed in the refusal, e.g. "
+                        "weight, injected-activity, half-life); repeatable; recorded in the results")
+
+
 def suv_values(args: argparse.Namespace, prefixes: tuple[str, ...] = ("",)) -> dict[str, Any]:
     """The flat SUV values of parsed arguments (``weight_kg``, ``ia_dose_mbq`` ...), None where not given."""
     keys = list(PATIENT_KEYS)
     for prefix in prefixes:
         keys += [prefix.replace("-", "_") + key for key in SCAN_KEYS]
-    return {key: getattr(args, key, None) for key in keys}
+    values = {key: getattr(args, key, None) for key in keys}
+    values["accept"] = tuple(getattr(args, "accept", None) or ())
+    return values
 
 
 def overrides(values: dict[str, Any], prefix: str = ""):
@@ -73,6 +82,7 @@ def overrides(values: dict[str, Any], prefix: str = ""):
         injection_time=values.get(f"{key}injection_time"),
         scan_time=values.get(f"{key}scan_time"),
         half_life_s=values.get("half_life_s"),
+        accept=tuple(values.get("accept") or ()),
     )
 
 

@@ -136,57 +136,93 @@ def read_tacs_csv(path: str) -> list[CsvTac]:
     return [tac.sorted() for tac in regions.values()]
 
 
-def command(args) -> int:
+def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "auto",
+            calibration_uncertainty: float = 0.0, accept=()) -> int:
+    """Fit and integrate the TACs of ``tacs_csv``; write tia.csv, tac_fits.json, tac.png and provenance.json.
+
+    Before anything is written: the administered activity is a 177Lu activity in MBq, no point exceeds the
+    decayed administered activity, no TIAC exceeds 1/lambda of 177Lu (:mod:`ragaliv.checks.spect`)."""
+    from ..checks.findings import apply_findings, normalise_accept
+    from ..checks.outputs import check_output_folder, clear_previous_outputs
+    from ..checks.spect import administered_finding, tac_findings, tiac_finding
     from ..kinetics import fit_tac
-    from ..report.plots import plot_time_activity
     from ..report.provenance import write_provenance
     from ..spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
 
-    calibration = args.calibration_uncertainty
+    calibration = calibration_uncertainty
     if not math.isfinite(calibration) or not 0.0 <= calibration < 1.0:
         raise RagalivInputError(
             f"--calibration-uncertainty {calibration!r} must be a fraction in [0, 1).",
             "Give the relative standard uncertainty, e.g. 0.05 for 5 %.",
         )
-    tacs = read_tacs_csv(args.tacs)
+    accepted = normalise_accept(accept)
+    output = check_output_folder(output, "tac", "-o", inputs=(tacs_csv,))
+    administered = administered_mbq
+    findings = [administered_finding(administered, f"--administered-mbq {administered:g}",
+                                     "Give --administered-mbq in MBq (7.4 GBq = 7400)")]
+    apply_findings([f for f in findings if f is not None], accepted)  # a unit slip stops here, before any fit
+    tacs = read_tacs_csv(tacs_csv)
+    for tac in tacs:
+        findings.extend(tac_findings(tac.region, tac.time_h, tac.activity_mbq, administered,
+                                     where=f"{tacs_csv}: region "))
     fits = []
     for tac in tacs:
         try:
-            fit = fit_tac(tac.time_h, tac.activity_mbq, tac.sigma(args.tacs), model=args.model,
+            fit = fit_tac(tac.time_h, tac.activity_mbq, tac.sigma(tacs_csv), model=model,
                           calibration_rel_uncertainty=calibration, region=tac.region)
         except RagalivInputError as error:
             lines = ", ".join(map(str, tac.lines))
-            raise RagalivInputError(f"{args.tacs}: region {tac.region!r} (lines {lines}): {error.message}",
+            raise RagalivInputError(f"{tacs_csv}: region {tac.region!r} (lines {lines}): {error.message}",
                                     error.hint) from None
         fits.append(fit)
+        findings.append(tiac_finding(fit.region, fit.tia_mbq_h / administered, "region "))
+    warnings = apply_findings([f for f in findings if f is not None], accepted)
 
-    output = args.output
+    clear_previous_outputs(output, "tac")
     os.makedirs(output, exist_ok=True)
     paths = {
         "tia": os.path.join(output, "tia.csv"),
         "fits": os.path.join(output, "tac_fits.json"),
         "plot": os.path.join(output, "tac.png"),
     }
-    administered = args.administered_mbq
     write_csv(paths["tia"], TIA_COLUMNS, [tia_row(fit.region, fit, administered) for fit in fits])
     write_json(paths["fits"], {
         "administered_mbq": administered,
-        "model_requested": args.model,
+        "model_requested": model,
         "calibration_rel_uncertainty": calibration,
         "weighting": {fit.region: fit.weighting for fit in fits},
         "regions": {fit.region: fit_details(fit, administered) for fit in fits},
+        "warnings": warnings,
+        "accepted_checks": list(accepted),
     })
-    plot_time_activity([plot_curve(fit.region, fit.time_h, fit.measured_activity_mbq, fit) for fit in fits],
-                       paths["plot"], "Time-activity curves (not decay corrected)")
-    parameters = {"administered_mbq": administered, "model": args.model, "calibration_uncertainty": calibration}
-    paths["provenance"] = write_provenance(output, {"tacs": args.tacs}, parameters, list(paths.values()))
+    try:
+        from ..report.plots import plot_time_activity  # matplotlib: optional (absent inside Slicer unless installed)
+    except ImportError:
+        paths.pop("plot")
+        print("note: matplotlib is not installed: tac.png skipped", file=sys.stderr)
+    else:
+        plot_time_activity([plot_curve(fit.region, fit.time_h, fit.measured_activity_mbq, fit) for fit in fits],
+                           paths["plot"], "Time-activity curves (not decay corrected)")
+    parameters = {"administered_mbq": administered, "model": model, "calibration_uncertainty": calibration,
+                  "accept": list(accepted)}
+    paths["provenance"] = write_provenance(output, {"tacs": tacs_csv}, parameters, list(paths.values()))
 
     print(f"{'region':20s} {'model':13s} {'TIA (MBq·h)':>12s} {'TIAC (h)':>9s} {'u(TIA)':>7s} {'T_eff (h)':>9s}")
     for fit in fits:
         rel = "" if fit.tia_rel_uncertainty is None else f"{fit.tia_rel_uncertainty:.1%}"
         print(f"{fit.region:20s} {fit.model:13s} {fit.tia_mbq_h:12.5g} {fit.tia_mbq_h / administered:9.4g} "
               f"{rel:>7s} {fit.effective_half_life_h:9.4g}")
+    for fit in fits:
         for flag in fit.flags:
-            print(f"warning: {fit.region}: {flag}", file=sys.stderr)
+            print(f"warning: {fit.region}: fit flag: {flag}", file=sys.stderr)
+        for text in fit.warnings:
+            print(f"note: {fit.region}: {text}", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Results: {', '.join(paths.values())}")
     return 0
+
+
+def command(args) -> int:
+    return run_tac(args.tacs, args.administered_mbq, args.output, args.model, args.calibration_uncertainty,
+                   args.accept)

@@ -16,6 +16,10 @@ Columns (header names are case-insensitive; spaces and hyphens count as undersco
     ia_dose_mbq, ia_injection_time, ia_scan_time            SUV overrides of the IA scan (times ISO 8601)
     iv_dose_mbq, iv_injection_time, iv_scan_time            SUV overrides of the IV scan
     study               STUDY.json of the 177Lu SPECT/CT dosimetry (see ``ragaliv dosimetry``)
+    accept              plausibility checks whose refusal is accepted for this patient (ids as ``--accept``,
+                        separated by spaces or semicolons, e.g. "weight injected-activity")
+    confirm_consistency yes/no (default no): decide although an IA/IV consistency check failed (as
+                        ``--confirm-consistency``)
     comment             free text, ignored
 
 A row with ia/iv/segmentation runs the ratio, a row with study the dosimetry, a row with both runs both.
@@ -40,13 +44,15 @@ NORMALIZATIONS = ("bw", "lbm", "lbm-james", "bsa", "ibw")  # as ragaliv.pet.suv.
 SEXES = ("M", "F", "O")
 RATIO_PATHS = ("ia", "iv", "segmentation")
 PATH_COLUMNS = ("ia", "iv", "segmentation", "labels", "reference", "study")
-DEFAULTS: dict[str, Any] = {"metric": "suvmax", "aggregate": "mean", "threshold": 3.0, "normalization": "bw"}
+DEFAULTS: dict[str, Any] = {"metric": "suvmax", "aggregate": "mean", "threshold": 3.0, "normalization": "bw",
+                            "accept": (), "confirm_consistency": False}
+BOOLEANS = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # id | path | choice | positive | datetime | text
+    kind: str  # id | path | choice | positive | datetime | checks | boolean | text
     choices: tuple[str, ...] = ()
 
 
@@ -63,6 +69,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("half_life_s", "positive"),
     *(Column(f"{scan}_{name}", kind) for scan in ("ia", "iv")
       for name, kind in (("dose_mbq", "positive"), ("injection_time", "datetime"), ("scan_time", "datetime"))),
+    Column("accept", "checks"),
+    Column("confirm_consistency", "boolean"),
     Column("comment", "text"),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
@@ -104,7 +112,9 @@ class CohortRow:
             if name == "comment":
                 continue
             value = self.value(name)
-            result[name] = value.isoformat() if isinstance(value, datetime.datetime) else value
+            if isinstance(value, datetime.datetime):
+                value = value.isoformat()
+            result[name] = list(value) if isinstance(value, tuple) else value
         return result
 
 
@@ -141,6 +151,17 @@ def _parse_value(column: Column, text: str, base: str, show_paths: bool) -> tupl
         if not number > 0 or number == float("inf"):
             return None, f"column '{column.name}': {text!r} must be a positive number"
         return number, None
+    if column.kind == "checks":
+        from ..checks.findings import normalise_accept
+
+        try:
+            return normalise_accept([text]), None
+        except RagalivInputError as error:
+            return None, f"column '{column.name}': {error.message} {error.hint}"
+    if column.kind == "boolean":
+        if text.strip().lower() not in BOOLEANS:
+            return None, f"column '{column.name}': {text!r} is not yes or no"
+        return BOOLEANS[text.strip().lower()], None
     if column.kind == "datetime":
         try:
             return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")), None

@@ -94,9 +94,15 @@ def describe_failure(error: BaseException) -> tuple[str, str]:
     """(one-line message, detail): the message of a RagalivInputError, 'internal error' + type otherwise."""
     if isinstance(error, RagalivInputError):
         message = error.message + (f" Fix: {error.hint}" if error.hint else "")
-        return message, ""
+        return _batch_flags(message), ""
     detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return f"internal error: {type(error).__name__}: {error}", detail
+
+
+def _batch_flags(text: str) -> str:
+    """The override flags of the commands, as the COHORT.csv columns that set them in a batch."""
+    text = re.sub(r"--accept ([a-z-]+)", r"\1 in the COHORT.csv column 'accept'", text)
+    return text.replace("--confirm-consistency", "the COHORT.csv column 'confirm_consistency' (yes)")
 
 
 def write_failure(task: PatientTask, message: str, detail: str = "") -> None:
@@ -150,7 +156,7 @@ def _compute(task: PatientTask, staging: str, row: dict[str, Any], scrubber) -> 
 
 # --- ratio -------------------------------------------------------------------------------------------------
 _COLUMN_OF_FLAG = {"weight-kg": "weight_kg", "height-cm": "height_cm", "sex": "sex", "half-life-s": "half_life_s",
-                   "normalization": "normalization"}
+                   "normalization": "normalization"}  # --accept, --confirm-consistency: _batch_flags
 
 
 def _cohort_hint(text: str, scan: str) -> str:
@@ -182,6 +188,7 @@ def _load_pet(path: str, row: CohortRow, scan: str):
         weight_kg=row.values.get("weight_kg"), height_cm=row.values.get("height_cm"), sex=row.values.get("sex"),
         injected_dose_mbq=row.values.get(f"{scan}_dose_mbq"), injection_time=row.values.get(f"{scan}_injection_time"),
         scan_time=row.values.get(f"{scan}_scan_time"), half_life_s=row.values.get("half_life_s"),
+        accept=tuple(row.value("accept")),
     )
     try:
         return load_pet(path, overrides, row.value("normalization"))
@@ -201,7 +208,8 @@ def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) ->
     values = row.values
     _check_identity(row, {name: values[name] for name in ("ia", "iv", "reference") if values.get(name)}, scrubber,
                     warnings)
-    settings = RatioSettings(row.value("metric"), row.value("aggregate"), row.value("threshold"))
+    settings = RatioSettings(row.value("metric"), row.value("aggregate"), row.value("threshold"),
+                             bool(row.value("confirm_consistency")), tuple(row.value("accept")))
     segments = load_segments(values["segmentation"], values.get("labels"), values.get("reference"))
     ia = _load_pet(values["ia"], row, "ia")
     iv = _load_pet(values["iv"], row, "iv")
@@ -218,20 +226,25 @@ def _run_ratio(row: CohortRow, directory: str, scrubber, warnings: list[str]) ->
 # --- dosimetry ---------------------------------------------------------------------------------------------
 def _run_dosimetry(row: CohortRow, directory: str, scrubber, warnings: list[str]):
     """The ``ragaliv dosimetry`` sequence (cli.dosimetry.run_dosimetry) on one cohort row."""
+    from ..checks.spect import check_result, check_study, fit_notes
     from ..spect import analyse_study, load_study
     from ..spect.outputs import write_study_outputs
     from .summary import dosimetry_values
 
-    study = load_study(row.values["study"])
+    accept = tuple(row.value("accept"))
+    study = load_study(row.values["study"], accept)
     _check_identity(row, study.inputs, scrubber, warnings)
     if scrubber is not None:
         for index, point in enumerate(study.timepoints):
             scrubber.add_path(None, f"timepoint{index}_image", point.source)
             scrubber.add_path(None, f"timepoint{index}_ct", point.ct_source)
+    check_study(study, accept)
     result = analyse_study(study)
-    write_study_outputs(result, directory, study.inputs, {"study": study.settings()}, deidentifier=scrubber)
+    check_result(result, accept)
+    write_study_outputs(result, directory, study.inputs, {"study": study.settings(), "accept": list(accept)},
+                        deidentifier=scrubber)
     values, regions, notes = dosimetry_values(result)
-    warnings.extend(result.warnings + notes)
+    warnings.extend(result.warnings + notes + [note for note in fit_notes(result) if note.startswith("fit flag")])
     return values, regions
 
 

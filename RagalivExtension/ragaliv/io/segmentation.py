@@ -123,26 +123,69 @@ def _label_boxes(labels_kji: np.ndarray) -> dict[int, tuple[tuple[int, int], ...
     return boxes
 
 
+# --- labels CSV (label,name) ------------------------------------------------------------------------------
+LABELS_HINT = "Write one 'label,name' line per segment (a first line 'label,name' is optional), e.g. '1,Lesion 1'."
+
+
 def read_labels_csv(path: str) -> dict[int, str]:
-    """``label,name`` rows -> {label: name}; a header row is optional."""
+    """``label,name`` rows -> {label: name}, in file order.
+
+    A header line is optional (a first line whose label is not an integer); a UTF-8 byte-order mark (Excel's
+    "CSV UTF-8") is ignored; ``;`` or tab instead of ``,`` is accepted; blank lines and lines starting with ``#``
+    are skipped. Refused with the line number: a label that is not a positive integer (0 is the background), an
+    empty name, a label value or a name (case-insensitive) given twice - a repeated label would silently replace
+    a segment.
+    """
     if not os.path.isfile(path):
         raise RagalivInputError(f"Labels file not found: {path}", "Check the --labels path.")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            text = stream.read()
+    except UnicodeDecodeError:
+        raise RagalivInputError(f"{path} is not UTF-8 text.", "Save the labels as UTF-8 CSV.") from None
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+    delimiter = ";" if ";" in first and "," not in first else "\t" if "\t" in first and "," not in first else ","
     labels: dict[int, str] = {}
-    with open(path, newline="", encoding="utf-8") as stream:
-        for row_number, row in enumerate(csv.reader(stream), start=1):
-            if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
-                continue
-            if len(row) < 2:
-                raise RagalivInputError(f"{path} line {row_number}: expected 'label,name'.")
-            try:
-                label = int(row[0])
-            except ValueError:
-                if row_number == 1:
-                    continue  # header
-                raise RagalivInputError(f"{path} line {row_number}: label {row[0]!r} is not an integer.") from None
-            labels[label] = row[1].strip()
+    line_of_label: dict[int, int] = {}
+    line_of_name: dict[str, int] = {}
+    seen_content = False
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as error:
+        raise RagalivInputError(f"{path} is not a valid CSV file: {error}.", LABELS_HINT) from None
+    for row_number, row in enumerate(rows, start=1):
+        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
+            continue
+        is_first, seen_content = not seen_content, True
+        where = f"{path} line {row_number}"
+        if len(row) < 2:
+            raise RagalivInputError(f"{where}: expected 'label,name', got {delimiter.join(row)!r}.", LABELS_HINT)
+        text_label, name = row[0].strip(), row[1].strip()
+        try:
+            label = int(text_label)
+        except ValueError:
+            if is_first:
+                continue  # header line
+            raise RagalivInputError(f"{where}: label {text_label!r} is not an integer.", LABELS_HINT) from None
+        if label <= 0:
+            raise RagalivInputError(f"{where}: label {label} is not a positive integer (0 is the background).",
+                                    "Use the labelmap values of the segments (1, 2, ...).")
+        if not name:
+            raise RagalivInputError(f"{where}: label {label} has an empty name.", "Name every segment.")
+        if label in labels:
+            raise RagalivInputError(
+                f"{where}: label {label} is listed twice (lines {line_of_label[label]} and {row_number}: "
+                f"{labels[label]!r}, {name!r}).", "Give each label value one line.")
+        if name.lower() in line_of_name:
+            raise RagalivInputError(
+                f"{where}: the name {name!r} is used twice (lines {line_of_name[name.lower()]} and {row_number}).",
+                "Give each segment its own name (e.g. 'Lesion 1' ... 'Lesion 5').")
+        labels[label] = name
+        line_of_label[label] = row_number
+        line_of_name[name.lower()] = row_number
     if not labels:
-        raise RagalivInputError(f"{path} lists no labels.", "Write one 'label,name' line per segment.")
+        raise RagalivInputError(f"{path} lists no labels.", LABELS_HINT)
     return labels
 
 

@@ -6,6 +6,7 @@ with the image semantics here: Units (BQML, CNTS with the Philips factors, GML, 
 yields :class:`~ragaliv.pet.suv_parameters.SuvParameters` (PET notes §3, QIBA vendor-neutral pseudo-code).
 """
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
@@ -283,6 +284,12 @@ class HeaderRules(PatientRules, TimingRules):
                 scale = [
                     s * f for s, f in zip(scale, self.none_factors(p.scan_reference_time, p.half_life_s))
                 ]
+        self.check_plausibility()  # before any division: a half-life in the wrong unit decays the dose to 0
+        if not (p.decayed_dose_bq > 0 and math.isfinite(p.decayed_dose_bq)):
+            raise RagalivInputError(
+                f"The injected activity decayed to the scan is {p.decayed_dose_bq:g} Bq: no SUV can be computed.",
+                "Check the half-life (--half-life-s) and the injection and scan times (--injection-time, --scan-time).",
+            )
         p.suv_per_bq_per_ml = p.normalizer / p.decayed_dose_bq
         self.sources["suv_per_bq_per_ml"] = (
             f"{self.target.quantity} = normaliser [{self.target.normalizer_unit}] / decayed dose [Bq], "

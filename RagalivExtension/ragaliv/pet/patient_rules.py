@@ -1,10 +1,18 @@
 """Header rules for the patient and the radiopharmaceutical: weight, height, sex, body size, injected activity,
-nuclide and half-life, each with its source and the override that replaces it (PET notes §3.2, §3.5; IBSI)."""
+nuclide and half-life, each with its source and the override that replaces it (PET notes §3.2, §3.5; IBSI).
+
+:meth:`PatientRules.check_plausibility` runs the plausibility checks of :mod:`ragaliv.checks.pet_values` on the
+values used (ranges with sources, nuclide identity, uptake time): impossible values are refused (unless the user
+accepts them, ``SuvOverrides.accept``), unusual ones become warnings of the SUV parameters.
+"""
 
 import re
 from typing import Optional
 
 from .. import constants
+from ..checks.findings import REFUSE, WARN, Finding, apply_findings
+from ..checks.nuclides import half_life_findings
+from ..checks.pet_values import bmi_finding, height_finding, injected_activity_finding, uptake_findings, weight_finding
 from ..errors import RagalivInputError
 from . import body
 from .dicom_values import dicom_number, dicom_text
@@ -13,6 +21,7 @@ from .suv_parameters import (
     ELEMENT_SYMBOLS,
     G_PER_KG,
     HEIGHT_IN_CM_ABOVE,
+    OVERRIDE_HINTS,
     WEIGHT_IN_GRAMS_ABOVE,
     Normalizer,
     describe_missing,
@@ -192,3 +201,37 @@ class PatientRules:
             "half_life_s",
         )  # fmt: skip
 
+    # --- plausibility -------------------------------------------------------------------------------------
+    def check_plausibility(self) -> None:
+        """Ranges, nuclide identity and uptake time of the values used for an activity-based SUV (refusals raise
+        :class:`RagalivInputError` naming the tag, the value, the range and the fix; see :mod:`ragaliv.checks`)."""
+        p = self.params
+        sources = self.sources
+        weight = weight_finding(p.weight_kg, sources.get("weight_kg", ""), OVERRIDE_HINTS["weight_kg"])
+        body = [height_finding(p.height_cm, sources.get("height_cm", ""), OVERRIDE_HINTS["height_cm"])]
+        if not any(f is not None and f.severity == REFUSE for f in (weight, body[0])):
+            body.append(bmi_finding(p.weight_kg, p.height_cm))
+        if not self.target.needs_height:  # the height is reported, not used: never refuse the SUV for it
+            body = [f if f is None or f.severity != REFUSE else Finding(f.check, WARN, f.message) for f in body]
+        findings = [weight, *body]
+        named = p.nuclide
+        named_source = sources.get("nuclide", "")
+        identity, nuclide = half_life_findings(
+            p.half_life_s, sources.get("half_life_s", ""), named, named_source,
+            overridden=self.overrides.half_life_s is not None,
+        )
+        findings.extend(identity)
+        if nuclide and nuclide != named:
+            p.nuclide = nuclide
+            sources["nuclide"] = (f"inferred from the half-life {p.half_life_s:g} s ({sources.get('half_life_s', '')})"
+                                  + (f"; the header named {named}" if named else ""))
+        if p.injected_dose_bq is not None:
+            findings.append(injected_activity_finding(p.injected_dose_bq / constants.BQ_PER_MBQ, p.nuclide,
+                                                      sources.get("injected_dose_bq", ""),
+                                                      OVERRIDE_HINTS["injected_dose_mbq"]))
+        if p.decay_correction != "ADMIN" and not any(f.severity == REFUSE for f in identity):
+            findings.extend(uptake_findings(
+                p.decay_time_s, p.half_life_s, p.nuclide,
+                f"injection {sources.get('injection_time', '')} to scan {sources.get('scan_reference_time', '')}",
+            ))
+        apply_findings([f for f in findings if f is not None], self.overrides.accept, self.warnings)

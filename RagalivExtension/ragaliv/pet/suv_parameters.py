@@ -132,6 +132,8 @@ class SuvOverrides:
     injection_time: Optional[datetime] = None
     scan_time: Optional[datetime] = None
     half_life_s: Optional[float] = None
+    # Plausibility checks whose refusal the user accepts (ids of ragaliv.checks.findings.CHECKS, e.g. "weight").
+    accept: tuple[str, ...] = ()
 
 
 @dataclass

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..checks.findings import REFUSE, WARN, Finding, accepted_warning, apply_findings
+from ..checks.pair import PetScan, ratio_input_findings
+from ..errors import RagalivInputError
 from ..geometry import SegmentMask, Volume
 from .decision import RatioRow, RatioSettings, RatioSummary, ratio_row, summarise
 from .uptake import PEAK_METHOD, UptakeStats, uptake_statistics
@@ -75,13 +78,15 @@ def analyse(
     iv_suv: Volume,
     settings: Optional[RatioSettings] = None,
     scan_parameters: Optional[dict[str, Any]] = None,
+    findings: Sequence[Finding] = (),
 ) -> RatioAnalysis:
-    """Uptake of every segment in both PETs (each in its own grid), ratios and the decision."""
+    """Uptake of every segment in both PETs (each in its own grid), ratios and the decision (``findings``: the
+    input checks, see :func:`check_ratio_inputs`)."""
     settings = settings or RatioSettings()
     ia_stats = [uptake_statistics(ia_suv, segment) for segment in segments]
     iv_stats = [uptake_statistics(iv_suv, segment) for segment in segments]
     rows = rows_from_stats(segments, ia_stats, iv_stats)
-    summary = summarise(rows, settings)
+    summary = summarise(rows, settings, findings)
     return RatioAnalysis(rows, summary, ia_suv.unit or "g/mL", dict(scan_parameters or {}))
 
 
@@ -111,31 +116,42 @@ def overlap_problem(analysis: RatioAnalysis) -> Optional[str]:
     return None
 
 
+def check_ratio_inputs(ia: PetScan, iv: PetScan, settings: RatioSettings) -> list[Finding]:
+    """The input checks of a ratio analysis (:func:`ragaliv.checks.pair.ratio_input_findings`): refusals not
+    accepted in ``settings.accept`` raise :class:`~ragaliv.errors.RagalivInputError` (exit 2); the other findings
+    are returned for :func:`~ragaliv.ratio.decision.summarise` (accepted refusals as warnings).
+
+    The Slicer module builds the :class:`PetScan` pair from its volume nodes and calls this before ``summarise``.
+    """
+    checked, refused = [], []
+    for finding in ratio_input_findings(ia, iv):
+        if finding.severity != REFUSE:
+            checked.append(finding)
+        elif finding.check in settings.accept:
+            checked.append(Finding(finding.check, WARN, accepted_warning(finding)))
+        else:
+            refused.append(finding)
+    apply_findings(refused)  # raises when anything is refused
+    return checked
+
+
 def analyse_pets(
     segments: Sequence[SegmentMask], ia, iv, settings: Optional[RatioSettings] = None,
     reference_frame_of_reference_uid: str = "",
 ) -> RatioAnalysis:
     """The analysis of two loaded PETs (:class:`ragaliv.pet.suv.PetImage`), as ``ragaliv ratio`` and the batch
-    run it: same patient and SUV normalisation on both, the SUV parameters used recorded per scan, a warning
-    (also in the decision) when IA, IV and the MRI are not in one frame of reference, and a clear error when no
-    segment overlaps a PET."""
-    from ..errors import RagalivInputError
-
-    ia_patient, iv_patient = getattr(ia, "patient_id", ""), getattr(iv, "patient_id", "")
-    if ia_patient and iv_patient and ia_patient != iv_patient:
-        raise RagalivInputError(
-            f"The IA PET belongs to patient {ia_patient!r} but the IV PET to {iv_patient!r} (PatientID (0010,0020)).",
-            "Give the two PET series of the same patient.",
-        )
+    run it: the input checks first (:func:`check_ratio_inputs`: tracer, activity in each image, one patient, two
+    different scans that agree; a failed consistency check makes the decision NOT DETERMINED), same SUV
+    normalisation on both, the SUV parameters used recorded per scan, a warning (also in the decision) when IA,
+    IV and the MRI are not in one frame of reference, and a clear error when no segment overlaps a PET."""
+    settings = settings or RatioSettings()
     if ia.suv.unit != iv.suv.unit:
         raise RagalivInputError(f"IA SUV is in {ia.suv.unit} but IV SUV in {iv.suv.unit}.",
                                 "Use the same normalization for both scans.")
-    parameters = {}
-    for key, pet in (("ia", ia), ("iv", iv)):
-        parameters[key] = pet.parameters.to_dict()
-        parameters[key]["series_instance_uid"] = pet.series_instance_uid
-        parameters[key]["series_description"] = pet.description
-    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters)
+    ia_scan, iv_scan = PetScan.from_pet("IA", ia), PetScan.from_pet("IV", iv)
+    findings = check_ratio_inputs(ia_scan, iv_scan, settings)
+    parameters = {"ia": ia_scan.parameters, "iv": iv_scan.parameters}
+    analysis = analyse(segments, ia.suv, iv.suv, settings, parameters, findings)
     frames = {"IA PET": getattr(ia, "frame_of_reference_uid", ""), "IV PET": getattr(iv, "frame_of_reference_uid", ""),
               "reference image": reference_frame_of_reference_uid}
     known = {name: uid for name, uid in frames.items() if uid}

@@ -4,6 +4,12 @@ Rule (PET notes §2.5; Kratochwil 2010 reports a 3.75-fold mean increase): for e
 metric_IV; the patient's ratio is the mean (or median) of the lesion ratios; eligible for an
 intra-arterial fifth cycle when it reaches the threshold. Metric, aggregate and threshold are settings,
 and they are always printed next to the decision.
+
+The decision is "NOT DETERMINED" (``eligible`` None, never ELIGIBLE / NOT eligible) while a consistency check of
+the inputs fails (:mod:`ragaliv.checks.pair`: same series, other patient, weights that disagree ...; here: every
+lesion ratio below 1, an isolated hot voxel as the lesion SUVmax) and the user has not confirmed it
+(``RatioSettings.confirm_consistency``, or the check id in ``RatioSettings.accept``). Confirmations are recorded
+in the summary.
 """
 
 import re
@@ -12,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..checks.findings import UNDETERMINED, WARN, Finding, normalise_accept
+from ..checks.ranges import LESION_SUVMAX_WARN, SUVMAX_OVER_SUVPEAK_OUTLIER
 from ..constants import (
     DEFAULT_RATIO_AGGREGATE,
     DEFAULT_RATIO_METRIC,
@@ -25,14 +33,22 @@ from .uptake import UptakeStats
 METRICS = ("suvmax", "suvmean", "suvpeak")
 METRIC_TITLES = {"suvmax": "SUVmax", "suvmean": "SUVmean", "suvpeak": "SUVpeak"}
 AGGREGATES = ("mean", "median")
+NOT_DETERMINED = "NOT DETERMINED"
+
 
 @dataclass
 class RatioSettings:
+    """The decision rule, and which failed consistency checks the user has confirmed (``confirm_consistency``:
+    all of them; ``accept``: check ids, see :data:`ragaliv.checks.findings.CHECKS`)."""
+
     metric: str = DEFAULT_RATIO_METRIC
     aggregate: str = DEFAULT_RATIO_AGGREGATE
     threshold: float = DEFAULT_RATIO_THRESHOLD
+    confirm_consistency: bool = False
+    accept: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self.accept = normalise_accept(self.accept)
         if self.metric not in METRICS:
             raise RagalivInputError(
                 f"Unknown ratio metric {self.metric!r}.", f"Use one of {', '.join(METRICS)} (--metric)."
@@ -79,6 +95,12 @@ class RatioSummary:
     decision_text: str
     organs_ia_above_iv: list[str]
     warnings: list[str]
+    # Failed consistency checks: {"check", "message", "hint", "status": "not confirmed" | "confirmed by the user"}.
+    consistency: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def determined(self) -> bool:
+        return not any(item["status"] == "not confirmed" for item in self.consistency)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -93,6 +115,10 @@ class RatioSummary:
             "lesion_ratios": dict(self.lesion_ratios),
             "organs_ia_above_iv": list(self.organs_ia_above_iv),
             "warnings": list(self.warnings),
+            "decision_status": "determined" if self.determined else "not determined",
+            "consistency": [dict(item) for item in self.consistency],
+            "confirm_consistency": self.settings.confirm_consistency,
+            "accepted_checks": list(self.settings.accept),
         }
 
 
@@ -127,9 +153,14 @@ def _lesion_sort_key(row: RatioRow):
     return (int(match.group(1)) if match else 10**6, row.segment)
 
 
-def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary:
-    """Lesion aggregate, decision, tumour-to-liver ratios (set on the rows) and organ-at-risk flags."""
-    warnings: list[str] = []
+def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Sequence[Finding] = ()) -> RatioSummary:
+    """Lesion aggregate, decision, tumour-to-liver ratios (set on the rows) and organ-at-risk flags.
+
+    ``findings``: results of the input checks (:func:`ragaliv.checks.pair.ratio_input_findings`); the
+    ``undetermined`` ones (and those found here on the lesion values) make the decision NOT DETERMINED unless
+    confirmed in ``settings``; ``warn`` ones are added to the warnings.
+    """
+    warnings: list[str] = [finding.message for finding in findings if finding.severity == WARN]
     lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
     if len(lesions) != EXPECTED_LESION_COUNT:
         warnings.append(
@@ -182,6 +213,16 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary
     if organs:
         warnings.append(f"Organs at risk with higher uptake on IA than IV: {', '.join(organs)}.")
 
+    failed = [finding for finding in findings if finding.severity == UNDETERMINED]
+    failed.extend(_lesion_findings(lesions, lesion_ratios, settings, warnings))
+    consistency = _consistency(failed, settings, warnings)
+    open_items = [item for item in consistency if item["status"] == "not confirmed"]
+    if open_items and eligible is not None:
+        eligible = None
+        decision = (f"{NOT_DETERMINED}: {' '.join(item['message'] for item in open_items)} Check the inputs; if they "
+                    "are right, confirm them (--confirm-consistency) to decide.")
+        warnings.insert(0, decision)
+
     return RatioSummary(
         settings=settings,
         lesion_count=len(lesions),
@@ -191,4 +232,49 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings) -> RatioSummary
         decision_text=decision,
         organs_ia_above_iv=organs,
         warnings=warnings,
+        consistency=consistency,
     )
+
+
+def _lesion_findings(lesions: Sequence[RatioRow], lesion_ratios: dict[str, Optional[float]], settings: RatioSettings,
+                     warnings: list[str]) -> list[Finding]:
+    """Consistency findings from the lesion values themselves; unusual SUVs become warnings."""
+    findings = []
+    valid = [value for value in lesion_ratios.values() if value is not None]
+    if len(valid) >= 2 and all(value < 1.0 for value in valid):
+        findings.append(Finding(
+            "ratios-below-one", UNDETERMINED,
+            f"Every lesion {METRIC_TITLES[settings.metric]} ratio is below 1 ({', '.join(f'{v:.2f}' for v in valid)}): "
+            "IA raises lesion uptake in almost every liver metastasis (96 %, Kratochwil 2010), so IA and IV are "
+            "probably swapped.", "Check --ia and --iv (swapped?)."))
+    for row in lesions:
+        for scan, stats in (("IA", row.ia), ("IV", row.iv)):
+            if stats.suvmax is None:
+                continue
+            if stats.suvmax > LESION_SUVMAX_WARN:
+                warnings.append(f"{row.segment}: {scan} SUVmax {stats.suvmax:.4g} is above {LESION_SUVMAX_WARN:g}, far "
+                                "beyond reported 68Ga-SSTR lesion uptake (IV liver lesions average SUVmax 28.7): check "
+                                "the image and the SUV parameters.")
+            if stats.suvpeak and stats.suvmax > SUVMAX_OVER_SUVPEAK_OUTLIER * stats.suvpeak:
+                factor = stats.suvmax / stats.suvpeak
+                message = (f"{row.segment}: the {scan} SUVmax {stats.suvmax:.4g} is {factor:.3g} times its SUVpeak "
+                           f"{stats.suvpeak:.4g}: an isolated hot voxel, not uptake (corrupt voxel?).")
+                if settings.metric == "suvmax":
+                    findings.append(Finding("voxel-outlier", UNDETERMINED, message,
+                                            "Check the PET at that voxel, or use --metric suvpeak."))
+                else:
+                    warnings.append(message)
+    return findings
+
+
+def _consistency(failed: Sequence[Finding], settings: RatioSettings, warnings: list[str]) -> list[dict[str, str]]:
+    """The failed consistency checks with their status; confirmed ones are also warnings that say so."""
+    items = []
+    for finding in failed:
+        confirmed = settings.confirm_consistency or finding.check in settings.accept
+        how = "--confirm-consistency" if settings.confirm_consistency else f"--accept {finding.check}"
+        items.append({"check": finding.check, "message": finding.message, "hint": finding.hint,
+                      "status": "confirmed by the user" if confirmed else "not confirmed"})
+        if confirmed:
+            warnings.append(f"CONFIRMED BY THE USER ({how}): {finding.message}")
+    return items

@@ -3,13 +3,14 @@
 import os
 from typing import Any, Optional
 
+from ..checks.outputs import clear_previous_outputs
 from ..io.results import write_csv, write_json
 from ..report.provenance import write_provenance
 from .analysis import RATIO_COLUMNS, RatioAnalysis, row_values, summary_dict
 
 PARAMETER_KEYS = ("metric", "aggregate", "threshold", "normalization", "weight_kg", "height_cm", "sex",
                   "half_life_s", "ia_dose_mbq", "iv_dose_mbq", "ia_injection_time", "iv_injection_time",
-                  "ia_scan_time", "iv_scan_time", "source")
+                  "ia_scan_time", "iv_scan_time", "accept", "confirm_consistency", "source")
 
 
 def used_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -26,12 +27,14 @@ def write_ratio_outputs(
     plot: bool = True,
     deidentifier: Optional[Any] = None,
 ) -> dict[str, str]:
-    """Write the result files into ``directory``; return {name: path}.
+    """Write the result files into ``directory``; return {name: path}. Files an earlier ratio run left there
+    (report, PDF, snapshots, plot, DICOM SEG/SR) are removed first.
 
     ``deidentifier`` (e.g. :class:`ragaliv.cohort.scrub.ResultScrubber`; None = identities kept) rewrites every
     string of the tables and documents (``document``) and writes the provenance (``write_provenance``).
     """
     os.makedirs(directory, exist_ok=True)
+    clear_previous_outputs(directory, "ratio")  # no report, plot or DICOM object of an earlier run stays beside these
     paths = {
         "ratios": os.path.join(directory, "ratios.csv"),
         "summary": os.path.join(directory, "summary.json"),

@@ -261,6 +261,9 @@ def _without_images(text: str) -> str:
 
 
 def _write(text: str, html_path: str, pdf: bool, log: Optional[Log]) -> dict[str, str]:
+    stale_pdf = os.path.splitext(html_path)[0] + ".pdf"
+    if os.path.isfile(stale_pdf):  # an earlier report's PDF must not stay beside this one (old decision)
+        os.remove(stale_pdf)
     write_text(html_path, text)
     paths = {"report": html_path}
     if pdf:
@@ -383,7 +386,8 @@ def _snapshots_from_inputs(document: dict[str, Any], provenance: Optional[dict[s
         for scan in ("ia", "iv"):
             overrides = SuvOverrides(used.get("weight_kg"), used.get("height_cm"), used.get("sex"),
                                      used.get(f"{scan}_dose_mbq"), moment(f"{scan}_injection_time"),
-                                     moment(f"{scan}_scan_time"), used.get("half_life_s"))
+                                     moment(f"{scan}_scan_time"), used.get("half_life_s"),
+                                     tuple(used.get("accept") or ()))
             pets.append(load_pet(paths[scan], overrides, used.get("normalization") or "bw").suv)
         reference = _load_reference(paths["reference"]) if paths["reference"] else None
     except (RagalivInputError, ValueError) as error:

@@ -303,6 +303,8 @@ def _decision(w: _Writer, report: CaseReport) -> None:
     eligible = document.get("eligible")
     css, verdict = {True: ("eligible", "ELIGIBLE"), False: ("not-eligible", "NOT ELIGIBLE")}.get(
         eligible, ("undetermined", "UNDETERMINED"))
+    if eligible is None and document.get("decision_status") == "not determined":
+        verdict = "NOT DETERMINED"  # a consistency check of the inputs failed and was not confirmed
     metric_title = METRIC_TITLES.get(document.get("metric", ""), document.get("metric", ""))
     w.add('<section><h2>Decision: intra-arterial 5th cycle</h2>', f'<div class="decision {css}">',
           '<div class="decision-grid"><div>', f'<div class="verdict">{verdict}</div>',

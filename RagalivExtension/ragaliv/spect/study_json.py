@@ -48,8 +48,11 @@ import datetime
 import json
 import math
 import os
+from collections.abc import Sequence
 from typing import Any, Optional
 
+from ..checks.findings import apply_findings
+from ..checks.spect import administered_finding, spect_time_finding
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
@@ -89,8 +92,9 @@ _SAME_INJECTION_S = 60.0  # start date-times closer than this are the same injec
 _SAME_ACTIVITY_REL = 0.01  # administered activities closer than 1 % agree
 
 
-def load_study(path: str) -> SpectStudy:
-    """Read, check and load a STUDY.json (images, CTs, segments); errors name the key to fix."""
+def load_study(path: str, accept: Sequence[str] = ()) -> SpectStudy:
+    """Read, check and load a STUDY.json (images, CTs, segments); errors name the key to fix. ``accept``:
+    plausibility checks whose refusal the user accepts (:data:`ragaliv.checks.findings.CHECKS`)."""
     document = _read_json(path)
     base = os.path.dirname(os.path.abspath(path))
     warnings: list[str] = []
@@ -111,6 +115,11 @@ def load_study(path: str) -> SpectStudy:
         if "time" in entry and "hours" in entry:
             raise RagalivInputError(f"STUDY.json: timepoints[{index}] gives both 'time' and 'hours'.",
                                     "Keep one of them.")
+
+    given = document.get("administered_mbq")
+    if isinstance(given, (int, float)) and not isinstance(given, bool) and math.isfinite(given) and given > 0:
+        finding = administered_finding(float(given), "STUDY.json 'administered_mbq'")  # a unit slip: before loading
+        apply_findings([finding] if finding is not None else [], accept, warnings)
 
     inputs: dict[str, str] = {"study": os.path.abspath(path)}
     images: list[LoadedImage] = []
@@ -134,6 +143,7 @@ def load_study(path: str) -> SpectStudy:
         for index, (entry, image) in enumerate(zip(entries, images))
     ]
     check_times_h([t for t, _, _ in times])
+    _check_header_times(entries, images, times, injection_time, accept, warnings)
 
     reference = document.get("reference_timepoint", 0)
     if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < len(entries):
@@ -436,6 +446,40 @@ def _time_of(
         stamp_local, start = stamp.replace(tzinfo=None), injection.replace(tzinfo=None)
         return (stamp_local - start).total_seconds() / 3600.0, stamp, source
     return (stamp - start).total_seconds() / 3600.0, stamp, source
+
+
+def _check_header_times(entries, images: list[LoadedImage], times, injection: Optional[datetime.datetime],
+                        accept: Sequence[str], warnings: list[str]) -> None:
+    """A STUDY.json 'time' or 'hours' must agree with the DICOM acquisition time of its SPECT
+    (:func:`ragaliv.checks.spect.spect_time_finding`); without an injection time the intervals between time
+    points are compared."""
+    findings = []
+    anchor = None
+    for index, (entry, image, (time_h, _, _)) in enumerate(zip(entries, images, times)):
+        given = "time" if "time" in entry else "hours" if "hours" in entry else None
+        if given is None or not image.is_dicom or image.acquisition_time is None:
+            continue
+        reference = "injection"
+        if injection is not None:
+            header_h, given_h = _hours_after(image.acquisition_time, injection), time_h
+        elif anchor is None:
+            anchor = (index, image.acquisition_time, time_h)
+            continue
+        else:
+            header_h, given_h = _hours_after(image.acquisition_time, anchor[1]), time_h - anchor[2]
+            reference = f"timepoints[{anchor[0]}]"
+        finding = spect_time_finding(f"timepoints[{index}]", given_h, header_h, f"'{given}'",
+                                     image.acquisition_time_source, reference)
+        if finding is not None:
+            findings.append(finding)
+    apply_findings(findings, accept, warnings)
+
+
+def _hours_after(stamp: datetime.datetime, start: datetime.datetime) -> float:
+    """Hours from ``start`` to ``stamp``; a UTC offset on one side only is dropped (both local clocks)."""
+    if (stamp.tzinfo is None) != (start.tzinfo is None):
+        stamp, start = stamp.replace(tzinfo=None), start.replace(tzinfo=None)
+    return (stamp - start).total_seconds() / 3600.0
 
 
 def _activity(

@@ -1,0 +1,203 @@
+"""Issue 8, class 3: SPECT/TAC plausibility against the header times, the administered activity (decay-corrected)
+and physics (TIAC <= 1/lambda of 177Lu = 230 h), in ``dosimetry``, ``tac`` and ``batch``. The synthetic study:
+7400 MBq 177Lu, SPECTs at 4/24/72/168 h holding 20/18/14/8 % of the decayed administered activity."""
+
+import json
+import shutil
+
+import pydicom
+import pytest
+from bad_input import assert_refused, assert_warned, files_in, no_pdf, read_summary, run
+
+
+@pytest.fixture(scope="module")
+def study_writer(synthetic_patient_dir):
+    """``write(folder, change)``: the synthetic STUDY.json with absolute paths, no voxel dosimetry (speed), and
+    ``change(document)`` applied; returns its path."""
+    spect = synthetic_patient_dir / "spect"
+    base = json.loads((spect / "study.json").read_text(encoding="utf-8"))
+    base["timepoints"] = [dict(tp, image=str(spect / tp["image"]), ct=str(spect / tp["ct"]))
+                          for tp in base["timepoints"]]
+    base["segmentation"] = str(spect / base["segmentation"])
+    base["voxel_dosimetry"] = False
+
+    def write(folder, change=None):
+        document = json.loads(json.dumps(base))
+        if change is not None:
+            change(document)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "study.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return path
+
+    return write
+
+
+def administered(value):
+    def change(document):
+        document["administered_mbq"] = value
+    return change
+
+
+def timepoint(index, **values):
+    def change(document):
+        document["timepoints"][index].update(values)
+    return change
+
+
+REFUSED = [
+    pytest.param(administered(7.4), (), ("Administered 177Lu activity 7.4 MBq", "GBq typed as MBq", "7400 MBq",
+                                         "--accept administered-activity"), id="administered-in-GBq"),
+    pytest.param(administered(7.4e6), (), ("7.4e+06 MBq", "kBq typed as MBq"), id="administered-in-kBq"),
+    pytest.param(administered(7.4), ("--accept", "administered-activity"),
+                 ("The SPECT of timepoints[0] (4 h) holds 200 times the administered activity", "impossible",
+                  "--accept spect-activity"), id="GBq-accepted-then-the-SPECT-activity"),
+    pytest.param(administered(600.0), (), ("holds 2.47 times the administered activity 600 MBq",),
+                 id="administered-too-small-for-the-images"),
+    pytest.param(timepoint(1, hours=30.0), (), ("timepoints[1]: 'hours' gives 30 h after injection",
+                                                "acquisition time gives 24 h", "--accept spect-time"),
+                 id="hours-disagree-with-header"),
+    pytest.param(timepoint(2, time="2026-04-24T16:00:00"), (), ("timepoints[2]: 'time' gives 78 h", "72 h"),
+                 id="time-disagrees-with-header"),
+    pytest.param(administered(30.0), ("--accept", "administered-activity", "--accept", "spect-activity"),
+                 ("VOI Lesion 1", "times the administered 30 MBq", "--accept tac-activity", "TIAC",
+                  "above the physical maximum 1/lambda = 230.2 h", "--accept tiac"), id="voi-activity-and-tiac"),
+]
+
+
+@pytest.mark.parametrize(("change", "flags", "texts"), REFUSED)
+def test_implausible_study_is_refused_before_writing(study_writer, tmp_path, capsys, change, flags, texts):
+    study = study_writer(tmp_path / "in", change)
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "dosimetry", study, "-o", output, *flags), *texts, output=output)
+
+
+def _nm_slope(source, target, factor):
+    """A copy of one SPECT time point folder with its RescaleSlope multiplied by ``factor``."""
+    shutil.copytree(source, target)
+    for path in target.iterdir():
+        dataset = pydicom.dcmread(path)
+        dataset.RescaleSlope = float(dataset.RescaleSlope) * factor
+        dataset.save_as(path)
+    return target
+
+
+@pytest.mark.parametrize(("index", "factor", "text"), [
+    pytest.param(3, 1.0 / 60.0, "times less than another time point", id="time-point-60x-low"),
+    pytest.param(0, 10.0, "holds 2 times the administered activity", id="time-point-10x-high"),
+])
+def test_lost_or_wrong_scale_factor_of_one_spect_is_refused(synthetic_patient_dir, study_writer, tmp_path, capsys,
+                                                            index, factor, text):
+    source = synthetic_patient_dir / "spect" / json.loads(
+        (synthetic_patient_dir / "spect" / "study.json").read_text())["timepoints"][index]["image"]
+    image = _nm_slope(source, tmp_path / "nm", factor)
+    study = study_writer(tmp_path / "in", timepoint(index, image=str(image)))
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "dosimetry", study, "-o", output), f"timepoints[{index}]", text,
+                   "RescaleSlope", output=output)
+
+
+def test_unusual_administered_activity_is_warned_into_summary_and_report(study_writer, tmp_path, capsys,
+                                                                         monkeypatch):
+    """2500 MBq is unusual (not a unit slip): the study runs, the warning is in summary.json and report.html;
+    fit notes are printed on the console, not only in tia.csv."""
+    no_pdf(monkeypatch)
+    study = study_writer(tmp_path / "in", administered(2500.0))
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "dosimetry", study, "-o", output, "--report")
+    assert code == 0, err
+    assert "Administered 177Lu activity 2500 MBq" in err and "is unusual" in err
+    assert "note: fit note: 4 time points" in err and "(all 11 regions)" in err
+    assert_warned(output, ["Administered 177Lu activity 2500 MBq (STUDY.json 'administered_mbq') is unusual"])
+
+
+def test_accepted_time_mismatch_runs_and_is_recorded(study_writer, tmp_path, capsys, monkeypatch):
+    no_pdf(monkeypatch)
+    study = study_writer(tmp_path / "in", timepoint(1, hours=30.0))
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "dosimetry", study, "-o", output, "--accept", "spect-time", "--report")
+    assert code == 0, err
+    summary = assert_warned(output, ["ACCEPTED BY THE USER (--accept spect-time)"])
+    assert summary["settings"]["accepted_checks"] == ["spect-time"]
+    assert summary["timepoints"][1]["time_h"] == 30.0
+    provenance = json.loads((output / "provenance.json").read_text(encoding="utf-8"))
+    assert provenance["parameters"]["accept"] == ["spect-time"]
+
+
+def test_hours_within_the_tolerance_pass(study_writer, tmp_path, capsys):
+    """'hours' 24.5 for an acquisition at 24 h: within max(0.5 h, 5 %), no finding."""
+    study = study_writer(tmp_path / "in", timepoint(1, hours=24.5))
+    code, _, err = run(capsys, "dosimetry", study, "-o", tmp_path / "out")
+    assert code == 0, err
+    warnings = read_summary(tmp_path / "out")["warnings"]
+    assert not any("spect-time" in text or "'hours' gives" in text for text in warnings)
+
+
+# --- ragaliv tac ---------------------------------------------------------------------------------------------
+KIDNEY = "region,time_h,activity_mbq\nKidney,4,30\nKidney,24,35\nKidney,72,12\nKidney,168,9\n"
+
+
+def _tacs(tmp_path, text=KIDNEY, scale=1.0):
+    lines = text.strip().split("\n")
+    rows = [lines[0]] + [",".join([*row.split(",")[:2], f"{float(row.split(',')[2]) * scale:g}"]) for row in lines[1:]]
+    path = tmp_path / "tacs.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("administered_mbq", "scale", "flags", "texts"), [
+    pytest.param("7.4", 1.0, (), ("Administered 177Lu activity 7.4 MBq (--administered-mbq 7.4)", "GBq typed as MBq",
+                                  "--administered-mbq in MBq", "--accept administered-activity"),
+                 id="administered-in-GBq"),
+    pytest.param("7400", 1000.0, (), ("region Kidney: 3.5e+04 MBq at 24 h", "in kBq?", "--accept tac-activity"),
+                 id="activities-in-kBq"),
+    pytest.param("150", 12.0, ("--accept", "tac-activity"), ("region Kidney: TIAC", "--accept tiac"),
+                 id="tiac-above-1-over-lambda"),
+])
+def test_tac_refuses_unit_slips_and_impossible_tiac(tmp_path, capsys, administered_mbq, scale, flags, texts):
+    output = tmp_path / "out"
+    result = run(capsys, "tac", _tacs(tmp_path, scale=scale), "--administered-mbq", administered_mbq, "-o", output,
+                 *flags)
+    assert_refused(result, *texts, output=output)
+
+
+def test_tac_warns_and_prints_fit_flags_on_the_console(tmp_path, capsys):
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "tac", _tacs(tmp_path), "--administered-mbq", "2000", "-o", output)
+    assert code == 0, err
+    assert "warning: Kidney: fit flag: CV(lambda_bio_per_h" in err and "warning: Kidney: fit flag: first point" in err
+    assert "Administered 177Lu activity 2000 MBq" in err
+    document = json.loads((output / "tac_fits.json").read_text(encoding="utf-8"))
+    assert any("2000 MBq" in text for text in document["warnings"])
+
+
+def test_batch_patient_with_a_unit_slip_fails_alone(study_writer, tmp_path, capsys):
+    study = study_writer(tmp_path / "in", administered(7.4))
+    cohort = tmp_path / "COHORT.csv"
+    cohort.write_text(f"patient_id,study\nP1,{study}\n", encoding="utf-8")
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "batch", cohort, "-o", output, "--jobs", "1", "--no-deidentify")
+    assert code == 2 and "P1 (line 2)" in err and "7.4 MBq" in err, err
+    assert "administered-activity in the COHORT.csv column 'accept'" in err
+    assert files_in(output / "P1") == ["error.txt"]
+
+
+def test_physical_limits_of_the_checks():
+    """1/lambda of 177Lu = 6.647 d x 24 / ln 2 = 230.15 h: a TIAC up to it passes, up to +10 % is warned, beyond
+    refused; a study whose SPECTs all hold < 5 % of the decayed administered activity is warned."""
+    import math
+
+    from ragaliv.checks.ranges import LU177_MEAN_LIFE_H
+    from ragaliv.checks.spect import fraction_findings, tiac_finding
+
+    assert LU177_MEAN_LIFE_H == pytest.approx(6.647 * 24.0 / math.log(2.0), rel=1e-12)
+    assert LU177_MEAN_LIFE_H == pytest.approx(230.15, abs=0.01)
+    assert tiac_finding("Liver", 229.0) is None
+    assert tiac_finding("Liver", 240.0).severity == "warn"
+    assert tiac_finding("Liver", 260.0).severity == "refuse"
+    decayed_4h = 7400.0 * 2.0 ** (-4.0 / (6.647 * 24.0))
+    assert fraction_findings([("tp0", 4.0, 0.2 * decayed_4h)], 7400.0) == []
+    low = fraction_findings([("tp0", 4.0, 0.01 * decayed_4h)], 7400.0)
+    assert [f.severity for f in low] == ["warn"] and "at most 1.00%" in low[0].message
+    high = fraction_findings([("tp0", 4.0, 1.6 * decayed_4h)], 7400.0)
+    assert [f.severity for f in high] == ["refuse"] and "holds 1.6 times" in high[0].message
