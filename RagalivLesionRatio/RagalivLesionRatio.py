@@ -347,6 +347,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             injection_time=dateTimeOrHeader(self.ui.iaInjectionDateTimeEdit if ia else self.ui.ivInjectionDateTimeEdit),
             scan_time=dateTimeOrHeader(self.ui.iaScanDateTimeEdit if ia else self.ui.ivScanDateTimeEdit),
             half_life_s=positive(self.ui.halfLifeSpinBox),
+            accept=(),
         )
 
     def _choosePetSeries(self, role: str):
