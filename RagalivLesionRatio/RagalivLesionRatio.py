@@ -448,7 +448,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             self.ui.statusLabel.text = ""
 
         def onCancel():
-            self.ui.statusLabel.text = _("{what}: cancelled (no click).").format(what=what)
+            if not self._placement.armed:  # superseded by a newer request: keep its "click on it" prompt
+                self.ui.statusLabel.text = _("{what}: cancelled (no click).").format(what=what)
 
         self._placement.arm(onClick, onCancel)
         self.ui.statusLabel.text = _("{what}: click on it in a slice view (Esc cancels).").format(what=what)
