@@ -278,16 +278,29 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         source = node.mriVolume if node and segmentation is not None else None
         if source is not None and editor.sourceVolumeNode() is not source:
             editor.setSourceVolumeNode(source)
-        ready = bool(node and node.iaPetVolume and node.ivPetVolume and segmentation)
+        missing = self.logic.lib.missing_inputs() if node else None
+        ready = bool(node) and missing is None
         self.ui.updateButton.enabled = ready
         self.ui.exportButton.enabled = ready
         self.ui.dicomExportButton.enabled = ready
         self.ui.reportButton.enabled = ready
-        self.ui.addLesionButton.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
+        # A lesion or organ VOI needs a reference grid (the MRI, else the IA PET): checked before a click is armed.
+        for button in self._placementButtons():
+            button.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
         self._showSuvParameters()
         if ready:
             self._live.pending = True
             self._updateTimer.start()
+        elif node is not None:
+            # An input was deselected: the last decision is for inputs no longer selected, so it is withdrawn.
+            self._updateTimer.stop()
+            self._live.pending = False
+            self._showStatus(self.logic.lib.mark_not_computed(missing))
+
+    def _placementButtons(self) -> list:
+        ui = self.ui
+        return [ui.addLesionButton, ui.healthyLiverButton, ui.spleenButton, ui.kidneyLeftButton,
+                ui.kidneyRightButton, ui.boneMarrowButton]
 
     # --- live table -------------------------------------------------------------------------------------
     def _showStatus(self, status) -> None:
