@@ -121,12 +121,14 @@ def same_normalization(ia_node, iv_node) -> str:
         raise RagalivInputError(
             f"The SUV normalisation of {' and '.join(missing)} is not recorded, so IA and IV cannot be checked "
             "to be the same SUV.",
-            "Load both PETs with 'Load PET (SUV) from DICOM' in this module (same normalisation).",
+            "Load both PETs through Ragaliv's SUV conversion with one normalisation (in Slicer: 'Load from "
+            "DICOM…' beside each PET).",
         )
     raise RagalivInputError(
         f"The IA PET is SUV normalised by {found['IA']!r} but the IV PET by {found['IV']!r}: their ratio is not an "
         "uptake ratio.",
-        "Choose one SUV normalisation and re-convert both PETs ('Re-apply SUV').",
+        "Choose one SUV normalisation and re-convert both PETs with it (in Slicer: 'Re-convert both PETs with "
+        "these values').",
     )
 
 
