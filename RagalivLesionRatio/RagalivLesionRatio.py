@@ -213,6 +213,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._live.pending = False
         self._updateTimer.stop()
         self._placement.cancel()
+        self.logic.lib.reset()  # cached voxels, masks and statistics of the closing scene
         self.ui.segmentEditorWidget.setSegmentationNode(None)
         self.ui.segmentEditorWidget.removeViewObservations()
         self.setParameterNode(None)

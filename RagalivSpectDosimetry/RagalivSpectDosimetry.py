@@ -142,7 +142,6 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             self.initializeParameterNode()
 
     def onSceneEndImport(self, caller, event) -> None:
-        self.logic.lib.mark_missing()  # a SPECT or CT that did not come with the loaded scene
         if self.parent.isEntered:
             self.setParameterNode(None)  # the imported singleton node's values replace the current ones
             self.initializeParameterNode()

@@ -144,6 +144,14 @@ class LesionRatioLogic:
         self.last_update: Optional[UpdateReport] = None
         self.last_export_warnings: list[str] = []
 
+    def reset(self) -> None:
+        """Forget every cached image, mask and statistic (scene closed: they belong to another scene, perhaps
+        another patient, and hold its voxels in memory)."""
+        self._suv.clear()
+        self._mask_keys.clear()
+        self._segments.clear()
+        self.analysis, self.last_update = None, None
+
     # --- parameters ----------------------------------------------------------------------------------
     def parameters(self) -> LesionRatioParameters:
         return LesionRatioParameters(get_parameter_node(self.scene))

@@ -151,7 +151,7 @@ class SpectDosimetryLogic:
         self.study: Optional[SpectStudy] = None
         self.result_digest: Optional[str] = None  # study_digest of the study the result was computed from
         self.running = False
-        self._watch_tag: Optional[int] = None
+        self._watch_tags: list[int] = []
 
     def reset(self) -> None:
         """Forget the last result (scene closed: its numbers belong to another scene, perhaps another patient)."""
@@ -160,17 +160,18 @@ class SpectDosimetryLogic:
     # --- removed nodes -------------------------------------------------------------------------------
     def watch_scene(self) -> None:
         """Mark a time point whose SPECT or CT is removed from the scene in the table at once (the run refuses
-        it anyway); until :meth:`unwatch_scene`."""
-        if self._watch_tag is None:
-            self._watch_tag = self.scene.AddObserver(self.scene.NodeRemovedEvent, self._on_node_removed)
+        it anyway), or at the end of a batch (scene import, multiple deletions); until :meth:`unwatch_scene`."""
+        if not self._watch_tags:
+            self._watch_tags = [self.scene.AddObserver(event, self._on_scene_changed)
+                                for event in (self.scene.NodeRemovedEvent, self.scene.EndBatchProcessEvent)]
 
     def unwatch_scene(self) -> None:
-        if self._watch_tag is not None:
-            self.scene.RemoveObserver(self._watch_tag)
-            self._watch_tag = None
+        for tag in self._watch_tags:
+            self.scene.RemoveObserver(tag)
+        self._watch_tags = []
 
-    def _on_node_removed(self, caller=None, event=None) -> None:
-        if not self.scene.IsClosing():
+    def _on_scene_changed(self, caller=None, event=None) -> None:
+        if not self.scene.IsClosing() and not self.scene.IsBatchProcessing():
             self.mark_missing()
 
     def mark_missing(self, parameters: Optional[SpectDosimetryParameters] = None) -> int:

@@ -179,6 +179,18 @@ def test_deselecting_an_input_withdraws_the_decision(mrml_scene, synthetic_patie
     assert logic.missing_inputs(parameters) == "select the IV PET and the segmentation"
 
 
+def test_reset_forgets_everything_cached(mrml_scene, synthetic_patient):
+    """Scene close: nothing of the closed scene (voxels, masks, statistics) is kept or reused."""
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    logic.update(parameters)
+    logic.update(parameters)
+    assert logic.last_update.recomputed_segments == []  # cached
+    logic.reset()
+    assert logic.analysis is None and logic.last_update is None
+    logic.update(parameters)
+    assert len(logic.last_update.recomputed_segments) == len(synthetic_patient.segments)
+
+
 # --- O10: nothing created by a refused placement ----------------------------------------------------------------
 @pytest.mark.parametrize("place", ["lesion", "organ"])
 def test_placement_without_a_reference_creates_no_segmentation(mrml_scene, place):

@@ -53,6 +53,12 @@ def test_deleting_a_ct_is_refused_not_ignored(mrml_scene, synthetic_patient):
     assert _table_column(parameters, "ct")[2] == "CT 72 h (not in the scene)"
     with pytest.raises(RagalivInputError, match=r"Time point 3 \(72 h\): its CT 'CT 72 h' is not in the scene"):
         logic.build_study(parameters)
+    # Removed within a batch (a scene import, several nodes deleted at once): marked when the batch ends.
+    mrml_scene.StartState(mrml_scene.BatchProcessState)
+    mrml_scene.RemoveNode(logic.timepoints(parameters)[3].ct)
+    assert _table_column(parameters, "ct")[3] == "CT 168 h"
+    mrml_scene.EndState(mrml_scene.BatchProcessState)
+    assert _table_column(parameters, "ct")[3] == "CT 168 h (not in the scene)"
     logic.unwatch_scene()
     # Not watched (e.g. before the module was opened): the run still refuses, and marks the table then.
     mrml_scene.RemoveNode(logic.timepoints(parameters)[0].ct)
