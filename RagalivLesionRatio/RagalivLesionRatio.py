@@ -6,6 +6,7 @@ so the Lib (numpy, scipy, pydicom) is imported only when the module is first use
 """
 
 import datetime
+import html
 import json
 import os
 import sys
@@ -309,13 +310,15 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         if status is None:
             return
         if status.computed:
-            self.ui.decisionLabel.text = f"<b>{status.decision_text}</b><br>Rule: {status.rule_text}"
+            # Rich-text labels: every text from the Lib is escaped ("CV < 50 %" would open a tag and hide the rest).
+            self.ui.decisionLabel.text = (f"<b>{html.escape(status.decision_text)}</b><br>"
+                                          f"Rule: {html.escape(status.rule_text)}")
             self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
                 count=len(status.recomputed_segments), ms=1000 * status.seconds)
         else:
-            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=status.reason)
+            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=html.escape(status.reason))
             self.ui.statusLabel.text = ""
-        self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in status.warnings)
+        self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in status.warnings)
         table = self._parameterNode.ratioTable if self._parameterNode else None
         if table is not None:
             self.ui.ratioTableView.setMRMLTableNode(table)
@@ -441,7 +444,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
                 f"injected {(used.get('injected_dose_bq') or 0) / 1e6:.1f} MBq at {used.get('injection_time')}, "
                 f"scan {used.get('scan_reference_time')}, T½ {used.get('half_life_s')} s"
             )
-            lines.extend(f"&nbsp;&nbsp;⚠ {warning}" for warning in used.get("warnings", []))
+            lines.extend(f"&nbsp;&nbsp;⚠ {html.escape(str(warning))}" for warning in used.get("warnings", []))
         self.ui.suvParametersLabel.text = "<br>".join(lines) or _("Load the PETs to see the SUV parameters used.")
 
     def showFusion(self, role: str) -> None:

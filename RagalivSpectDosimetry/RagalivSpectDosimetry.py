@@ -5,6 +5,7 @@ no Qt) and the ragaliv core, tested without the application. Slicer reads this f
 Lib (numpy, scipy, pydicom) is imported only when the module is first used.
 """
 
+import html
 import logging
 import os
 import sys
@@ -284,7 +285,8 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             progressDialog.deleteLater()
             self.onParameterNodeModified()
         if result is not None:
-            self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in result.warnings)
+            # A rich-text label: "CV < 50 %" in a kinetics warning would open a tag and hide the rest unless escaped.
+            self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in result.warnings)
             self.ui.statusLabel.text = _("{count} VOIs, {points} time points").format(
                 count=len(result.regions), points=len(result.timepoints))
             self.onShowInLayout()
