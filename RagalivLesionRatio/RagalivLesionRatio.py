@@ -6,6 +6,7 @@ so the Lib (numpy, scipy, pydicom) is imported only when the module is first use
 """
 
 import datetime
+import html
 import json
 import os
 import sys
@@ -213,6 +214,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         self._live.pending = False
         self._updateTimer.stop()
         self._placement.cancel()
+        self.logic.lib.reset()  # cached voxels, masks and statistics of the closing scene
         self.ui.segmentEditorWidget.setSegmentationNode(None)
         self.ui.segmentEditorWidget.removeViewObservations()
         self.setParameterNode(None)
@@ -278,16 +280,29 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         source = node.mriVolume if node and segmentation is not None else None
         if source is not None and editor.sourceVolumeNode() is not source:
             editor.setSourceVolumeNode(source)
-        ready = bool(node and node.iaPetVolume and node.ivPetVolume and segmentation)
+        missing = self.logic.lib.missing_inputs() if node else None
+        ready = bool(node) and missing is None
         self.ui.updateButton.enabled = ready
         self.ui.exportButton.enabled = ready
         self.ui.dicomExportButton.enabled = ready
         self.ui.reportButton.enabled = ready
-        self.ui.addLesionButton.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
+        # A lesion or organ VOI needs a reference grid (the MRI, else the IA PET): checked before a click is armed.
+        for button in self._placementButtons():
+            button.enabled = bool(node and (node.mriVolume or node.iaPetVolume))
         self._showSuvParameters()
         if ready:
             self._live.pending = True
             self._updateTimer.start()
+        elif node is not None:
+            # An input was deselected: the last decision is for inputs no longer selected, so it is withdrawn.
+            self._updateTimer.stop()
+            self._live.pending = False
+            self._showStatus(self.logic.lib.mark_not_computed(missing))
+
+    def _placementButtons(self) -> list:
+        ui = self.ui
+        return [ui.addLesionButton, ui.healthyLiverButton, ui.spleenButton, ui.kidneyLeftButton,
+                ui.kidneyRightButton, ui.boneMarrowButton]
 
     # --- live table -------------------------------------------------------------------------------------
     def _showStatus(self, status) -> None:
@@ -295,13 +310,15 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         if status is None:
             return
         if status.computed:
-            self.ui.decisionLabel.text = f"<b>{status.decision_text}</b><br>Rule: {status.rule_text}"
+            # Rich-text labels: every text from the Lib is escaped ("CV < 50 %" would open a tag and hide the rest).
+            self.ui.decisionLabel.text = (f"<b>{html.escape(status.decision_text)}</b><br>"
+                                          f"Rule: {html.escape(status.rule_text)}")
             self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
                 count=len(status.recomputed_segments), ms=1000 * status.seconds)
         else:
-            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=status.reason)
+            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=html.escape(status.reason))
             self.ui.statusLabel.text = ""
-        self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in status.warnings)
+        self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in status.warnings)
         table = self._parameterNode.ratioTable if self._parameterNode else None
         if table is not None:
             self.ui.ratioTableView.setMRMLTableNode(table)
@@ -428,7 +445,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
                 f"injected {(used.get('injected_dose_bq') or 0) / 1e6:.1f} MBq at {used.get('injection_time')}, "
                 f"scan {used.get('scan_reference_time')}, T½ {used.get('half_life_s')} s"
             )
-            lines.extend(f"&nbsp;&nbsp;⚠ {warning}" for warning in used.get("warnings", []))
+            lines.extend(f"&nbsp;&nbsp;⚠ {html.escape(str(warning))}" for warning in used.get("warnings", []))
         self.ui.suvParametersLabel.text = "<br>".join(lines) or _("Load the PETs to see the SUV parameters used.")
 
     def showFusion(self, role: str) -> None:
@@ -449,7 +466,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             self.ui.statusLabel.text = ""
 
         def onCancel():
-            self.ui.statusLabel.text = _("{what}: cancelled (no click).").format(what=what)
+            if not self._placement.armed:  # superseded by a newer request: keep its "click on it" prompt
+                self.ui.statusLabel.text = _("{what}: cancelled (no click).").format(what=what)
 
         self._placement.arm(onClick, onCancel)
         self.ui.statusLabel.text = _("{what}: click on it in a slice view (Esc cancels).").format(what=what)

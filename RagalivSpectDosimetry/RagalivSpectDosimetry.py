@@ -5,7 +5,7 @@ no Qt) and the ragaliv core, tested without the application. Slicer reads this f
 Lib (numpy, scipy, pydicom) is imported only when the module is first used.
 """
 
-import datetime
+import html
 import logging
 import os
 import sys
@@ -109,6 +109,8 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = RagalivSpectDosimetryLogic()
+        # A deleted SPECT or CT is marked in the time point table at once (the run refuses it anyway).
+        self.logic.lib.watch_scene()
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -124,6 +126,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        self.logic.lib.unwatch_scene()
         self.setParameterNode(None)
         self.removeObservers()
 
@@ -132,6 +135,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onSceneStartClose(self, caller, event) -> None:
         self._requestCancel()  # a run in progress stops before writing into the closing scene
+        self.logic.lib.reset()  # its result belongs to the closing scene (perhaps another patient)
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -203,37 +207,27 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         return pydicom.dcmread(path, stop_before_pixels=True)
 
     def onSpectSelected(self, volumeNode) -> None:
-        """Fill time, injection and activity from the DICOM header (all editable: headers are often wrong)."""
+        """Fill units, time, injection and activity from the DICOM header: only fields still empty, each value
+        on its own (RagalivSpectDosimetryLib.header_prefill; all editable, headers are often wrong)."""
         node = self._parameterNode
         if volumeNode is None or node is None:
             return
-        from ragaliv.spect.loading import parse_dicom_datetime
-
         header = self._dicomHeader(volumeNode)
         if header is None:
             return
-        units = str(header.get("Units", "") or "").upper()
-        self.ui.unitsComboBox.currentText = "Bq/mL" if units == "BQML" else "counts"
-        # A pre-fill only: a malformed header value (or a hand-typed injection time) leaves the fields as they are.
-        try:
-            acquisition = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
-                                               header.get("AcquisitionTime") or header.get("SeriesTime"))
-            sequence = header.get("RadiopharmaceuticalInformationSequence")
-            if sequence and not node.injectionTime:
-                text = str(sequence[0].get("RadiopharmaceuticalStartDateTime") or "")
-                if len(text) >= 14:
-                    node.injectionTime = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S").isoformat()
-                from ragaliv.spect.loading import administered_mbq_from_header
+        from RagalivSpectDosimetryLib.header_prefill import prefill_from_header
 
-                administered, note = administered_mbq_from_header(sequence[0].get("RadionuclideTotalDose"))
-                if administered is not None:
-                    node.administeredMbq = administered  # Bq, or MBq entered by mistake (IBSI rule)
-                    self.ui.statusLabel.text = note
-            if acquisition is not None and node.injectionTime:
-                injection = datetime.datetime.fromisoformat(node.injectionTime)
-                self.ui.timeSpinBox.value = (acquisition - injection).total_seconds() / 3600.0
-        except (TypeError, ValueError) as error:
-            logging.warning(f"RagalivSpectDosimetry: DICOM header values not used: {error}")
+        prefill = prefill_from_header(header, node.injectionTime, node.administeredMbq)
+        self.ui.unitsComboBox.currentText = prefill.units
+        if prefill.injection_time is not None:
+            node.injectionTime = prefill.injection_time
+        if prefill.administered_mbq is not None:
+            node.administeredMbq = prefill.administered_mbq
+        if prefill.time_h is not None:
+            self.ui.timeSpinBox.value = prefill.time_h
+        if prefill.notes:
+            self.ui.statusLabel.text = "; ".join(prefill.notes)
+            logging.info("RagalivSpectDosimetry: DICOM header pre-fill: " + "; ".join(prefill.notes))
 
     def onAddTimepoint(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not add the time point."), waitCursor=True):
@@ -259,13 +253,14 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         if self._progressDialog is not None:
             self._progressDialog.cancel()
 
-    def onRun(self) -> None:
+    def onRun(self) -> bool:
         """Modal progress (nothing else in Slicer can be clicked meanwhile) whose Cancel the Lib checks at every
-        pipeline step; the Lib also refuses a second run and time point changes while one runs."""
+        pipeline step; the Lib also refuses a second run and time point changes while one runs. True when a
+        result was computed."""
         from RagalivSpectDosimetryLib import RunCancelled
 
         if self.logic.lib.running:
-            return
+            return False
         self.ui.runButton.enabled = False
         progressDialog = slicer.util.createProgressDialog(
             labelText=_("Computing dosimetry…"), maximum=0, windowModality=qt.Qt.ApplicationModal,
@@ -290,10 +285,12 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             progressDialog.deleteLater()
             self.onParameterNodeModified()
         if result is not None:
-            self.ui.warningsLabel.text = "<br>".join(f"⚠ {warning}" for warning in result.warnings)
+            # A rich-text label: "CV < 50 %" in a kinetics warning would open a tag and hide the rest unless escaped.
+            self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in result.warnings)
             self.ui.statusLabel.text = _("{count} VOIs, {points} time points").format(
                 count=len(result.regions), points=len(result.timepoints))
             self.onShowInLayout()
+        return result is not None
 
     def onShowInLayout(self) -> None:
         node = self._parameterNode
@@ -309,11 +306,25 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         slicer.util.setSliceViewerLayers(background=reference or node.doseMap, foreground=node.doseMap,
                                          foregroundOpacity=0.5)
 
+    def _currentResult(self) -> bool:
+        """The kept result if it was computed from the scene's current inputs, else a new run (with its progress
+        dialog and Cancel): export and report never write an earlier run's numbers."""
+        with slicer.util.tryWithErrorDisplay(_("The inputs cannot be analysed."), waitCursor=True):
+            current = self.logic.lib.result_is_current()  # an error is shown, then raised: nothing is written
+        return current or self.onRun()
+
+    def _figuresAvailable(self, purpose: str) -> None:
+        """matplotlib draws the PNG figures only: offered, and without it everything else is still written."""
+        if not ensurePythonPackage("matplotlib", purpose):
+            slicer.util.showStatusMessage(_("matplotlib is not available: the PNG figures are left out, the tables "
+                                            "and the report are written."), 5000)
+            self.ui.statusLabel.text = _("Without matplotlib: the PNG figures are left out.")
+
     def onExport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Export dosimetry to"))
-        # The exported files include tac.png (ragaliv.report.plots: matplotlib, which Slicer does not ship).
-        if not directory or not ensurePythonPackage("matplotlib", _("The dosimetry export")):
+        if not directory or not self._currentResult():
             return
+        self._figuresAvailable(_("The dosimetry export's tac.png"))
         paths = None
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.lib.export(directory)
@@ -322,8 +333,9 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onReport(self) -> None:
         directory = ctk.ctkFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Write the report to"))
-        if not directory or not ensurePythonPackage("matplotlib", _("The dosimetry report")):
+        if not directory or not self._currentResult():
             return
+        self._figuresAvailable(_("The dosimetry report's figures"))
         paths = None
         with slicer.util.tryWithErrorDisplay(_("The case report failed."), waitCursor=True):
             paths = self.logic.lib.write_report(directory)

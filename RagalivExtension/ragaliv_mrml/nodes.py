@@ -84,10 +84,57 @@ def set_volume_node(
 
 
 def add_volume_node(scene: "slicer.vtkMRMLScene", volume: Volume, name: str, dtype: Optional[type] = None):
+    """A new scalar volume node; a volume read from DICOM also gives it its PatientID and FrameOfReferenceUID."""
     node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     set_volume_node(node, volume, dtype)
     node.CreateDefaultDisplayNodes()
+    headers = volume.metadata.get("slice_headers") or []
+    if headers:
+        from ragaliv.pet.dicom_values import dicom_text
+
+        set_dicom_identity(node, dicom_text(headers[0], "PatientID"), dicom_text(headers[0], "FrameOfReferenceUID"))
     return node
+
+
+# --- DICOM identity --------------------------------------------------------------------------------------
+PATIENT_ID_ATTRIBUTE = "Ragaliv.PatientID"
+FRAME_OF_REFERENCE_ATTRIBUTE = "Ragaliv.FrameOfReferenceUID"
+
+
+def set_dicom_identity(node, patient_id: str, frame_of_reference_uid: str) -> None:
+    """Keep PatientID (0010,0020) and FrameOfReferenceUID (0020,0052) of the series on the node (saved with the
+    scene), for the same-patient and same-frame checks (``ragaliv.ratio.analysis.check_pet_pair``)."""
+    values = ((PATIENT_ID_ATTRIBUTE, patient_id), (FRAME_OF_REFERENCE_ATTRIBUTE, frame_of_reference_uid))
+    for attribute, value in values:
+        if value:
+            node.SetAttribute(attribute, value)
+        else:
+            node.RemoveAttribute(attribute)
+
+
+def dicom_identity(node) -> tuple[str, str]:
+    """(PatientID, FrameOfReferenceUID) of a volume node, "" where unknown: Ragaliv's attributes, else what
+    Slicer's DICOM module put in the subject hierarchy (``DICOMPlugin.addSeriesInSubjectHierarchy``: the series
+    item's "DICOM.FrameOfReferenceUID", the patient item's "DICOM.PatientID"; a "Patient-<StudyInstanceUID>"
+    made up for an empty PatientID is unknown)."""
+    patient_id = node.GetAttribute(PATIENT_ID_ATTRIBUTE) or ""
+    frame = node.GetAttribute(FRAME_OF_REFERENCE_ATTRIBUTE) or ""
+    scene = node.GetScene()
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene) if scene is not None else None
+    item = hierarchy.GetItemByDataNode(node) if hierarchy is not None else 0
+    if not item:
+        return patient_id, frame
+    constants = slicer.vtkMRMLSubjectHierarchyConstants
+    if not frame:
+        frame = hierarchy.GetItemAttribute(item, constants.GetDICOMFrameOfReferenceUIDAttributeName()) or ""
+    if not patient_id:
+        study = hierarchy.GetItemParent(item)
+        patient = hierarchy.GetItemParent(study) if study else 0
+        if patient:
+            found = hierarchy.GetItemAttribute(patient, constants.GetDICOMPatientIDAttributeName()) or ""
+            study_uid = hierarchy.GetItemUID(study, constants.GetDICOMUIDName()) or ""
+            patient_id = "" if study_uid and found == f"Patient-{study_uid}" else found
+    return patient_id, frame
 
 
 # --- segments ------------------------------------------------------------------------------------------

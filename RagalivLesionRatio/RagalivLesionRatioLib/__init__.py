@@ -1,7 +1,7 @@
 """RagalivLesionRatio logic without Qt: MRML scene in, table/chart nodes out (tested on slicer-core)."""
 
 from .live import LiveRatioUpdater
-from .logic import LesionRatioLogic, LiveStatus, UpdateReport, suv_volume_unit
+from .logic import LesionRatioLogic, LiveStatus, UpdateReport, suv_normalization, suv_volume_unit
 from .parameters import DEFAULTS, MODULE_NAME, LesionRatioParameters, get_parameter_node
 from .pet_import import load_pet_node
 
@@ -15,5 +15,6 @@ __all__ = [
     "UpdateReport",
     "get_parameter_node",
     "load_pet_node",
+    "suv_normalization",
     "suv_volume_unit",
 ]

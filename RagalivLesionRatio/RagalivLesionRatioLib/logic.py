@@ -17,7 +17,14 @@ from typing import Optional
 import numpy as np
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
-from ragaliv.ratio.analysis import RATIO_COLUMNS, RatioAnalysis, overlap_problem, row_values, rows_from_stats
+from ragaliv.ratio.analysis import (
+    RATIO_COLUMNS,
+    RatioAnalysis,
+    check_pet_pair,
+    overlap_problem,
+    row_values,
+    rows_from_stats,
+)
 from ragaliv.ratio.decision import METRIC_TITLES, RatioSettings, summarise
 from ragaliv.ratio.outputs import write_ratio_outputs
 from ragaliv.ratio.placement import (
@@ -34,6 +41,11 @@ from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
 
 SUV_UNITS = ("g/mL", "cm2/mL")
 SUV_CODE_VALUES = ("{SUVbw}g/ml", "{SUVlbm}g/ml", "{SUVbsa}cm2/ml", "{SUVibw}g/ml")
+# Coded units of a PET converted by PETDICOMExtension -> its normalisation. Its SUVlbm formula need not be
+# Ragaliv's "lbm" (Janmahasatian), so it gets a name of its own and is never taken for the same.
+SUV_CODE_NORMALIZATIONS = {"{SUVbw}g/ml": "bw", "{SUVlbm}g/ml": "lbm (coded units {SUVlbm}g/ml)",
+                           "{SUVbsa}cm2/ml": "bsa", "{SUVibw}g/ml": "ibw"}
+DEFAULT_EXPORT_SOURCE = "Slicer module RagalivLesionRatio"
 # Tumour-to-liver ratios apply to tumours only: text columns, empty for organs (not NaN).
 TEXT_COLUMNS = ("segment", "role", "tumour_to_liver_ia", "tumour_to_liver_iv", "flags")
 SEGMENT_COLORS = {"lesion": (0.90, 0.30, 0.20), "healthy_liver": (0.85, 0.65, 0.45), "kidney": (0.55, 0.30, 0.65),
@@ -78,6 +90,48 @@ def suv_volume_unit(volume_node) -> Optional[str]:
     return None
 
 
+def suv_normalization(volume_node) -> Optional[str]:
+    """The SUV normalisation a PET node was converted with ("bw", "lbm", ...), or None when not recorded:
+    Ragaliv's loader keeps it in "Ragaliv.Normalization" (and in "Ragaliv.SuvParameters"); PETDICOMExtension
+    in the coded voxel units."""
+    value = volume_node.GetAttribute("Ragaliv.Normalization")
+    if value:
+        return value
+    text = volume_node.GetAttribute("Ragaliv.SuvParameters")
+    if text:
+        try:
+            value = json.loads(text).get("normalization")
+        except (ValueError, AttributeError):
+            value = None
+        if value:
+            return str(value)
+    units = volume_node.GetVoxelValueUnits() if hasattr(volume_node, "GetVoxelValueUnits") else None
+    return SUV_CODE_NORMALIZATIONS.get(units.GetCodeValue()) if units is not None else None
+
+
+def same_normalization(ia_node, iv_node) -> str:
+    """The one SUV normalisation of both PETs; refused when they differ or one is not recorded (SUVbw and SUL
+    are both g/mL, so the unit cannot tell them apart, and their ratio is not an uptake ratio)."""
+    found = {role: suv_normalization(node) for role, node in (("IA", ia_node), ("IV", iv_node))}
+    if found["IA"] and found["IA"] == found["IV"]:
+        return found["IA"]
+    if None in found.values():
+        missing = [f"{role} PET {node.GetName()!r}" for role, node in (("IA", ia_node), ("IV", iv_node))
+                   if found[role] is None]
+        raise RagalivInputError(
+            f"The SUV normalisation of {' and '.join(missing)} is not recorded, so IA and IV cannot be checked "
+            "to be the same SUV.",
+            "Load both PETs through Ragaliv's SUV conversion with one normalisation (in Slicer: 'Load from "
+            "DICOM…' beside each PET).",
+        )
+    raise RagalivInputError(
+        f"The IA PET is SUV normalised by {found['IA']!r} but the IV PET by {found['IV']!r}: their ratio is not an "
+        "uptake ratio.",
+        "Choose one SUV normalisation and re-convert both PETs with it (in Slicer: 'Re-convert both PETs with "
+        "these values').",
+    )
+
+
 class LesionRatioLogic:
     def __init__(self, scene):
         self.scene = scene
@@ -89,6 +143,14 @@ class LesionRatioLogic:
         self.analysis: Optional[RatioAnalysis] = None
         self.last_update: Optional[UpdateReport] = None
         self.last_export_warnings: list[str] = []
+
+    def reset(self) -> None:
+        """Forget every cached image, mask and statistic (scene closed: they belong to another scene, perhaps
+        another patient, and hold its voxels in memory)."""
+        self._suv.clear()
+        self._mask_keys.clear()
+        self._segments.clear()
+        self.analysis, self.last_update = None, None
 
     # --- parameters ----------------------------------------------------------------------------------
     def parameters(self) -> LesionRatioParameters:
@@ -165,6 +227,7 @@ class LesionRatioLogic:
             raise RagalivInputError(
                 f"IA PET is in {ia.unit}, IV PET in {iv.unit}.", "Load both with the same SUV normalisation."
             )
+        same_normalization(ia_node, iv_node)
         ids, _ = self._current_masks(segmentation_node)
         recomputed = set()
         for segment_id in ids:
@@ -184,6 +247,7 @@ class LesionRatioLogic:
         problem = overlap_problem(RatioAnalysis(rows, summary))
         if problem:
             summary.warnings.insert(0, problem)
+        self._check_pair(summary, parameters)
         self.analysis = RatioAnalysis(rows, summary, ia.unit, self._scan_parameters(ia_node, iv_node))
         self._write_outputs(parameters)
         self.last_update = UpdateReport(
@@ -203,23 +267,34 @@ class LesionRatioLogic:
             else:
                 logging.exception("RagalivLesionRatio: live update failed")
                 reason = f"internal error ({type(error).__name__}: {error}); see the Python console"
-            self.mark_not_computed(reason, parameters)
-            return LiveStatus(False, f"Not computed: {reason}", reason=reason)
+            return self.mark_not_computed(reason, parameters)
         summary = analysis.summary
         report = self.last_update
         return LiveStatus(True, summary.decision_text, summary.settings.rule_text(), list(summary.warnings),
                           recomputed_segments=list(report.recomputed_segments), seconds=report.seconds)
 
-    def mark_not_computed(self, reason: str, parameters: Optional[LesionRatioParameters] = None) -> None:
-        """Empty the result table and chart data (columns kept) and set their decision to "Not computed"."""
+    def missing_inputs(self, parameters: Optional[LesionRatioParameters] = None) -> Optional[str]:
+        """What to select before a decision can be computed ("select the IV PET"), or None when all are set."""
+        parameters = parameters or self.parameters()
+        missing = [name for name, node in (("the IA PET", parameters.ia_pet), ("the IV PET", parameters.iv_pet),
+                                           ("the segmentation", parameters.segmentation)) if node is None]
+        if not missing:
+            return None
+        return "select " + (missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1])
+
+    def mark_not_computed(self, reason: str, parameters: Optional[LesionRatioParameters] = None) -> LiveStatus:
+        """Empty the result table and chart data (columns kept) and set their decision to "Not computed" (after
+        an error, or when an input was deselected: the last decision was for other inputs); returns the status
+        the panel shows."""
         self.analysis, self.last_update = None, None
+        decision = f"Not computed: {reason}"
+        status = LiveStatus(False, decision, reason=reason)
         try:
             parameters = parameters or self.parameters()
             table = parameters.get_node("ratioTable")
             chart_table = parameters.get_node("ratioChartTable")
         except Exception:  # no parameter node (scene closing): nothing is shown
-            return
-        decision = f"Not computed: {reason}"
+            return status
         if table is not None:
             columns = [(key, title, "" if unit in ("SUV", "ratio") else unit) for key, title, unit in RATIO_COLUMNS]
             table.SetLocked(False)
@@ -231,6 +306,16 @@ class LesionRatioLogic:
         if chart_table is not None:
             chart_table.RemoveAllColumns()
             chart_table.SetAttribute("Ragaliv.ChartNote", decision)
+        return status
+
+    @staticmethod
+    def _check_pair(summary, parameters: LesionRatioParameters) -> None:
+        """The same patient and frame-of-reference checks as ``ragaliv ratio`` (``check_pet_pair``)."""
+        identities = {"IA PET": nodes.dicom_identity(parameters.ia_pet),
+                      "IV PET": nodes.dicom_identity(parameters.iv_pet)}
+        frames = {name: frame for name, (_, frame) in identities.items()}
+        frames["reference image"] = nodes.dicom_identity(parameters.mri)[1] if parameters.mri is not None else ""
+        check_pet_pair(summary, {name: patient for name, (patient, _) in identities.items()}, frames)
 
     @staticmethod
     def _scan_parameters(ia_node, iv_node) -> dict[str, object]:
@@ -309,8 +394,12 @@ class LesionRatioLogic:
             node = self.scene.AddNode(node)
         return node
 
-    def export(self, directory: str, parameters: Optional[LesionRatioParameters] = None) -> dict[str, str]:
-        """ratios.csv, summary.json, lesion_ratios.png and provenance.json of the current analysis."""
+    def export(self, directory: str, parameters: Optional[LesionRatioParameters] = None,
+               source: str = DEFAULT_EXPORT_SOURCE) -> dict[str, str]:
+        """ratios.csv, summary.json, lesion_ratios.png and provenance.json of the current analysis.
+
+        ``source`` names the application (and, if wanted, the reader) in the provenance's parameters. The
+        normalisation recorded is the one the PET nodes were converted with, not the panel's current choice."""
         parameters = parameters or self.parameters()
         analysis = self.update(parameters)
         inputs = {}
@@ -320,7 +409,7 @@ class LesionRatioLogic:
                 inputs[role] = files
         settings = analysis.summary.settings
         used = {"metric": settings.metric, "aggregate": settings.aggregate, "threshold": settings.threshold,
-                "normalization": parameters.get("normalization"), "source": "Slicer module RagalivLesionRatio"}
+                "normalization": same_normalization(parameters.ia_pet, parameters.iv_pet), "source": source}
         return write_ratio_outputs(analysis, directory, inputs, used)
 
     def export_dicom(self, directory: str, reference_files: Sequence[str], deidentify: bool = False,
@@ -357,9 +446,11 @@ class LesionRatioLogic:
         return {"dicom_seg": os.path.join(directory, SEG_FILENAME), "dicom_sr": os.path.join(directory, SR_FILENAME)}
 
     def write_report(self, directory: str, deidentify: bool = False,
-                     parameters: Optional[LesionRatioParameters] = None) -> dict[str, str]:
+                     parameters: Optional[LesionRatioParameters] = None,
+                     reviewer: Optional[str] = None) -> dict[str, str]:
         """The case report (HTML, PDF when Chromium is found) of the current analysis, with lesion snapshots
-        on the MRI; the patient identity comes from the PET DICOM files the SUVs were computed from."""
+        on the MRI; the patient identity comes from the PET DICOM files the SUVs were computed from.
+        ``reviewer`` pre-fills the report's first "Reviewed by" line (the reader of the images)."""
         from ragaliv.report.case_report import write_ratio_report
         from ragaliv.report.identity import merge_identities, read_series
 
@@ -375,7 +466,7 @@ class LesionRatioLogic:
         mri = nodes.volume_from_node(parameters.mri) if parameters.mri is not None else None
         return write_ratio_report(
             analysis, segments, self._suv_image(parameters.ia_pet, "IA"), self._suv_image(parameters.iv_pet, "IV"),
-            directory, deidentify=deidentify, reference_volume=mri, patient=patient, log=None,
+            directory, deidentify=deidentify, reference_volume=mri, patient=patient, log=None, reviewer=reviewer,
         )
 
     # --- placing segments ----------------------------------------------------------------------------
@@ -391,22 +482,25 @@ class LesionRatioLogic:
         if segmentation_node is None:
             segmentation_node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions and organs")
             segmentation_node.CreateDefaultDisplayNodes()
-            if parameters.mri is not None:
-                segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(parameters.mri)
+            reference = parameters.mri or parameters.ia_pet
+            if reference is not None:
+                segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(reference)
             parameters.set_node("segmentation", segmentation_node)
         return segmentation_node
 
     def add_lesion(self, click_ras: Sequence[float], parameters: Optional[LesionRatioParameters] = None) -> str:
         """"Add lesion": a "Lesion n" segment at the click, sphere or automatic IA-PET contour."""
         parameters = parameters or self.parameters()
+        # Inputs checked before a segmentation is created, so that a refusal leaves none behind.
+        reference = self._reference_geometry(parameters)
+        auto = parameters.get("placementMode") == "auto"
+        ia = self._suv_image(parameters.ia_pet, "IA") if auto else None
         segmentation_node = self.ensure_segmentation(parameters)
         segmentation = segmentation_node.GetSegmentation()
         names = [segmentation.GetSegment(sid).GetName() for sid in segmentation.GetSegmentIDs()]
         name = next_lesion_name(names)
         click_lps = np.array([-click_ras[0], -click_ras[1], click_ras[2]], dtype=float)
-        reference = self._reference_geometry(parameters)
-        if parameters.get("placementMode") == "auto":
-            ia = self._suv_image(parameters.ia_pet, "IA")
+        if auto:
             liver = next((sid for sid in segmentation.GetSegmentIDs()
                           if segmentation.GetSegment(sid).GetName().strip().lower() == "liver"), None)
             clip = nodes.segment_mask(segmentation_node, liver) if liver else None
@@ -423,14 +517,15 @@ class LesionRatioLogic:
         if name not in VOI_PRESET_DIAMETERS_MM:
             raise RagalivInputError(f"Unknown organ VOI {name!r}.", f"Use one of {', '.join(VOI_PRESET_DIAMETERS_MM)}.")
         parameters = parameters or self.parameters()
+        reference = self._reference_geometry(parameters)  # before creating a segmentation that would stay empty
         segmentation_node = self.ensure_segmentation(parameters)
         segmentation = segmentation_node.GetSegmentation()
         click_lps = np.array([-click_ras[0], -click_ras[1], click_ras[2]], dtype=float)
-        mask = sphere_segment(name, click_lps, VOI_PRESET_DIAMETERS_MM[name], self._reference_geometry(parameters))
+        mask = sphere_segment(name, click_lps, VOI_PRESET_DIAMETERS_MM[name], reference)
         existing = segmentation.GetSegmentIdBySegmentName(name)
         if existing and name == "Bone marrow":
             previous = nodes.segment_mask(segmentation_node, existing)
-            mask = _union(previous, mask, self._reference_geometry(parameters))
+            mask = _union(previous, mask, reference)
             nodes.set_segment_mask(segmentation_node, existing, mask)
             return existing
         if existing:

@@ -13,7 +13,10 @@ PET_COLOR_NODE_ID = "vtkMRMLPETProceduralColorNodePET-Heat"  # Slicer's PET colo
 
 def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
                   overrides: Optional[SuvOverrides] = None, normalization: str = "bw", volume_node=None):
-    """Load a PET series as SUV into ``volume_node`` (or a new node); returns (node, PetImage)."""
+    """Load a PET series as SUV into ``volume_node`` (or a new node); returns (node, PetImage).
+
+    The node keeps the SUV parameters used, the series' files, the normalisation, PatientID and
+    FrameOfReferenceUID (attributes saved with the scene), which the Lib's checks and exports read."""
     pet = load_pet(files if isinstance(files, str) else list(files), overrides, normalization)
     node = volume_node or scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     nodes.set_volume_node(node, pet.suv)
@@ -22,9 +25,11 @@ def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
     parameters["series_description"] = pet.description
     node.SetAttribute("Ragaliv.SuvParameters", json.dumps(parameters))
     node.SetAttribute("DICOM.SeriesInstanceUID", pet.series_instance_uid)
-    source = [files] if isinstance(files, str) else list(files)
-    node.SetAttribute("Ragaliv.SourceFiles", json.dumps(source))
-    node.SetAttribute("Ragaliv.Normalization", normalization)
+    # The series' own files (a folder given here is not what export, report and re-conversion read).
+    source = pet.suv.metadata.get("files") or ([files] if isinstance(files, str) else list(files))
+    node.SetAttribute("Ragaliv.SourceFiles", json.dumps([str(path) for path in source]))
+    node.SetAttribute("Ragaliv.Normalization", pet.parameters.normalization)
+    nodes.set_dicom_identity(node, pet.patient_id, pet.frame_of_reference_uid)
     if node.GetDisplayNode() is None:
         node.CreateDefaultDisplayNodes()
     display = node.GetDisplayNode()

@@ -14,6 +14,11 @@ point list is removed.
 Removing that point list inside its own event would delete it while the markups widget still uses it, and
 a dialog raised by the click's action inside a VTK event is fragile: both are ``defer``-red (in Slicer a
 zero-delay ``qt.QTimer.singleShot``; in tests a list of callables run by the test).
+
+The user's settings are saved once, by the first request, and held until they are restored: a request
+armed while another is armed ("Add lesion" then "Healthy liver"), or while a finished request's restore is
+still deferred, keeps them instead of saving the temporary ones. A restore that runs while a newer request
+is armed, or while another restore is still pending, only removes its own temporary point list.
 """
 
 from collections.abc import Sequence
@@ -37,7 +42,10 @@ class ClickPlacement:
         self.node = None
         self._on_click: Optional[Callable[[Sequence[float]], None]] = None
         self._on_cancel: Optional[Callable[[], None]] = None
-        self._saved: Optional[tuple] = None
+        # The user's (persistence, active place node class, active place node ID): saved by the first request,
+        # held while a request is armed or a restore is pending, and cleared when restored.
+        self._user_settings: Optional[tuple] = None
+        self._pending_restores = 0
         self._tags: list[tuple[object, int]] = []
         self.state = "idle"  # "armed" while waiting for the click; "idle" otherwise
 
@@ -49,8 +57,12 @@ class ClickPlacement:
         """Create the temporary point list, make it the active place node and switch to Place mode (one click)."""
         self.cancel()
         interaction, selection = self.interaction, self.selection
-        self._saved = (interaction.GetPlaceModePersistence(), selection.GetActivePlaceNodeClassName(),
-                       selection.GetActivePlaceNodeID())
+        live = (interaction.GetPlaceModePersistence(), selection.GetActivePlaceNodeClassName(),
+                selection.GetActivePlaceNodeID())
+        if self._user_settings is None:
+            self._user_settings = live
+        elif self._user_settings[1] is None:  # the user chose another point list meanwhile: that one comes back
+            self._user_settings = (self._user_settings[0], live[1], live[2])
         node = self.scene.AddNewNodeByClass(POINT_LIST_CLASS, PLACE_NODE_NAME)
         node.CreateDefaultDisplayNodes()
         node.SetSaveWithScene(False)
@@ -89,9 +101,9 @@ class ClickPlacement:
         # first, so that this is not taken for a cancel; restore and clean up once the widget is done.
         self._stop_observing()
         self.state = "idle"
-        node, saved = self.node, self._saved
+        node = self.node
         self._clear()
-        self._defer(lambda: self._restore(node, saved))
+        self._defer_restore(node)
         if on_click is not None:
             self._defer(lambda: on_click(ras))
 
@@ -107,11 +119,11 @@ class ClickPlacement:
     def _finish(self, cancelled: bool, restore_place_node: bool = True) -> None:
         self._stop_observing()
         self.state = "idle"
-        node, saved, on_cancel = self.node, self._saved, self._on_cancel
-        if not restore_place_node and saved is not None:
-            saved = (saved[0], None, None)
+        node, on_cancel = self.node, self._on_cancel
+        if not restore_place_node and self._user_settings is not None:
+            self._user_settings = (self._user_settings[0], None, None)
         self._clear()
-        self._defer(lambda: self._restore(node, saved))
+        self._defer_restore(node)
         if cancelled and on_cancel is not None:
             self._defer(on_cancel)
 
@@ -121,12 +133,19 @@ class ClickPlacement:
         self._tags = []
 
     def _clear(self) -> None:
-        self.node, self._on_click, self._on_cancel, self._saved = None, None, None, None
+        self.node, self._on_click, self._on_cancel = None, None, None
 
-    def _restore(self, node, saved) -> None:
-        """The user's persistence and active place node back; the temporary point list removed."""
-        if saved is not None:
-            persistence, class_name, place_node_id = saved
+    def _defer_restore(self, node) -> None:
+        self._pending_restores += 1
+        self._defer(lambda: self._restore(node))
+
+    def _restore(self, node) -> None:
+        """The temporary point list removed; the user's persistence and active place node back, unless a newer
+        request is armed or another restore is still pending (the last one restores them)."""
+        self._pending_restores -= 1
+        if not self.armed and self._pending_restores <= 0 and self._user_settings is not None:
+            persistence, class_name, place_node_id = self._user_settings
+            self._user_settings = None
             self.interaction.SetPlaceModePersistence(persistence)
             if class_name is not None and self.selection.GetActivePlaceNodeID() == (node.GetID() if node else None):
                 if class_name:

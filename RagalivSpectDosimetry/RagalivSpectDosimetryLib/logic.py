@@ -3,9 +3,19 @@
 The time points live in a table node (what the user sees) and as node references on the parameter node
 (which survive scene save/reload even when node IDs change). The analysis itself is the core's
 ``ragaliv.spect.analyse_study``, the same as ``ragaliv dosimetry`` runs on files.
+
+Each time point's SPECT and CT have their own reference role ("timepointSpect0", "timepointCt0", ...), read
+with the table row of the same index. A multi-valued reference would not do: when a referenced node is removed
+(deleted, or not loaded with a saved scene), MRML erases its entry (``vtkMRMLScene::RemoveNode`` ->
+``vtkMRMLNode::UpdateReferences``, 5.8-5.12) and every later SPECT would move onto an earlier time and CT. A row
+whose SPECT (or CT) is gone is refused by the run, and marked in the table as soon as the node is removed.
+
+A result is kept with a digest of the study it was computed from: export and report re-run the analysis unless
+the scene's inputs still give that study, so they never write an earlier run's (or another patient's) numbers.
 """
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -19,13 +29,23 @@ from ragaliv_mrml import nodes, plots, tables
 from .parameters import SpectDosimetryParameters, get_parameter_node
 
 SPECT_ROLE, CT_ROLE = "timepointSpect", "timepointCt"
-# Each time point's CT has its own role, "timepointCt0", "timepointCt1", ...: MRML drops an empty entry of a
-# multi-valued reference, which would shift the CTs after a time point without one to earlier time points.
-# Scenes saved before that kept the CTs as a list under CT_ROLE; they are still read.
+# Scenes saved before the indexed roles kept the SPECTs (and earlier the CTs) as lists under SPECT_ROLE and
+# CT_ROLE; they are still read when the list has one entry per table row, and rewritten with indexed roles.
+NOT_IN_SCENE = " (not in the scene)"  # appended in the table to the name of a removed SPECT or CT
+
+
+def spect_role(index: int) -> str:
+    return f"{SPECT_ROLE}{index}"
 
 
 def ct_role(index: int) -> str:
     return f"{CT_ROLE}{index}"
+
+
+def _shown_name(name: str) -> str:
+    return name[: -len(NOT_IN_SCENE)] if name.endswith(NOT_IN_SCENE) else name
+
+
 TIMEPOINT_COLUMNS = (
     ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
     ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
@@ -43,12 +63,56 @@ DOSE_COLOR_NODE_ID = "vtkMRMLColorTableNodeRainbow"
 
 @dataclass
 class Timepoint:
-    spect: Any
-    ct: Any
+    spect: Any  # None when the SPECT is no longer in the scene
+    ct: Any  # None without a CT, or when it is no longer in the scene (then ``ct_name`` is set)
     time_h: float
     units: str = "Bq/mL"
     calibration_cps_per_mbq: Optional[float] = None
     duration_s: Optional[float] = None
+    spect_name: str = ""  # as listed in the table
+    ct_name: str = ""
+
+    def problem(self, index: int) -> Optional[str]:
+        """Why this time point cannot be analysed (its SPECT or CT left the scene), or None."""
+        where = f"Time point {index + 1} ({self.time_h:g} h)"
+        if self.spect is None:
+            return f"{where}: its SPECT {_shown_name(self.spect_name)!r} is not in the scene (deleted, or not loaded " \
+                   "with the saved scene)."
+        if self.ct is None and self.ct_name:
+            return f"{where}: its CT {_shown_name(self.ct_name)!r} is not in the scene (deleted, or not loaded with " \
+                   "the saved scene)."
+        return None
+
+
+def study_digest(study: SpectStudy) -> str:
+    """SHA-256 of everything a run reads from the scene (settings, times, voxels, geometry, VOI masks): two
+    studies with the same digest give the same result."""
+    digest = hashlib.sha256()
+
+    def text(value) -> None:
+        digest.update(repr(value).encode("utf-8"))
+        digest.update(b"\0")
+
+    def volume(image) -> None:
+        if image is None:
+            text(None)
+            return
+        array = np.ascontiguousarray(image.array)
+        text((array.shape, array.dtype.str, np.round(image.geometry.ijk_to_lps, 9).tolist(), image.unit))
+        digest.update(array.tobytes())
+
+    text(sorted(study.settings().items(), key=lambda item: item[0]))
+    text((study.kernel_directory, study.radiopharmaceutical))
+    for point in study.timepoints:
+        text((point.time_h, point.units, sorted(point.calibration.items()), point.source, point.ct_source))
+        volume(point.activity)
+        volume(point.ct)
+    for segment in study.segments:
+        text(segment.name)
+        mask = np.ascontiguousarray(segment.mask)
+        text((mask.shape, np.round(segment.geometry.ijk_to_lps, 9).tolist()))
+        digest.update(np.packbits(mask).tobytes())
+    return digest.hexdigest()
 
 
 class RunCancelled(RagalivError):
@@ -85,7 +149,51 @@ class SpectDosimetryLogic:
         self.scene = scene
         self.result: Optional[StudyResult] = None
         self.study: Optional[SpectStudy] = None
+        self.result_digest: Optional[str] = None  # study_digest of the study the result was computed from
         self.running = False
+        self._watch_tags: list[int] = []
+
+    def reset(self) -> None:
+        """Forget the last result (scene closed: its numbers belong to another scene, perhaps another patient)."""
+        self.result, self.study, self.result_digest = None, None, None
+
+    # --- removed nodes -------------------------------------------------------------------------------
+    def watch_scene(self) -> None:
+        """Mark a time point whose SPECT or CT is removed from the scene in the table at once (the run refuses
+        it anyway), or at the end of a batch (scene import, multiple deletions); until :meth:`unwatch_scene`."""
+        if not self._watch_tags:
+            self._watch_tags = [self.scene.AddObserver(event, self._on_scene_changed)
+                                for event in (self.scene.NodeRemovedEvent, self.scene.EndBatchProcessEvent)]
+
+    def unwatch_scene(self) -> None:
+        for tag in self._watch_tags:
+            self.scene.RemoveObserver(tag)
+        self._watch_tags = []
+
+    def _on_scene_changed(self, caller=None, event=None) -> None:
+        if not self.scene.IsClosing() and not self.scene.IsBatchProcessing():
+            self.mark_missing()
+
+    def mark_missing(self, parameters: Optional[SpectDosimetryParameters] = None) -> int:
+        """Rewrite the time point table when a SPECT or CT it lists is no longer in the scene (its name marked
+        "not in the scene"); returns the number of such time points. Without ``parameters``, the module's
+        parameter node if there is one (none is created)."""
+        if parameters is None:
+            node = get_parameter_node(self.scene, create=False)
+            if node is None:
+                return 0
+            parameters = SpectDosimetryParameters(node)
+        if parameters.get_node("timepointTable") is None:
+            return 0
+        points = self.timepoints(parameters)
+
+        def unmarked(point: Timepoint) -> bool:
+            return ((point.spect is None and not point.spect_name.endswith(NOT_IN_SCENE))
+                    or (point.ct is None and bool(point.ct_name) and not point.ct_name.endswith(NOT_IN_SCENE)))
+
+        if any(unmarked(point) for point in points):
+            self._write_timepoints(parameters, points)
+        return sum(1 for point in points if point.problem(0))
 
     def _refuse_while_running(self, what: str) -> None:
         if self.running:
@@ -100,16 +208,32 @@ class SpectDosimetryLogic:
         return plots.get_or_add(self.scene, "vtkMRMLTableNode", "SPECT time points", parameters.node, "timepointTable")
 
     def timepoints(self, parameters: Optional[SpectDosimetryParameters] = None) -> list[Timepoint]:
+        """The time points in table order, each with the SPECT and CT of its own index."""
         parameters = parameters or self.parameters()
         table = parameters.get_node("timepointTable")
         node = parameters.node
-        count = node.GetNumberOfNodeReferences(SPECT_ROLE)
         columns = tables.read_table(table) if table is not None else {}
-        indexed = any(node.GetNodeReferenceID(ct_role(index)) for index in range(count))
-        legacy = not indexed and node.GetNumberOfNodeReferences(CT_ROLE) == count
+        count = len(columns.get("spect", []))
+        # Before the indexed roles: lists, trusted only with one entry per row (else an entry was erased and
+        # every later one moved up: no SPECT or CT of that list is taken, the run refuses the rows).
+        legacy_spects = node.GetNumberOfNodeReferences(SPECT_ROLE)
+        legacy_cts = node.GetNumberOfNodeReferences(CT_ROLE)
+        indexed_cts = any(node.GetNodeReferenceID(ct_role(index)) for index in range(count))
+
+        def referenced(role: str, nth: Optional[int] = None):
+            found = node.GetNodeReference(role) if nth is None else node.GetNthNodeReference(role, nth)
+            # Inside NodeRemovedEvent the reference still holds the removed node, already out of the scene.
+            return found if found is not None and found.GetScene() is self.scene else None
+
+        def spect(index):
+            if legacy_spects:
+                return referenced(SPECT_ROLE, index) if legacy_spects == count else None
+            return referenced(spect_role(index))
 
         def ct(index):
-            return node.GetNthNodeReference(CT_ROLE, index) if legacy else node.GetNodeReference(ct_role(index))
+            if legacy_cts and not indexed_cts:
+                return referenced(CT_ROLE, index) if legacy_cts == count else None
+            return referenced(ct_role(index))
 
         points = []
         for index in range(count):
@@ -118,30 +242,40 @@ class SpectDosimetryLogic:
                 return values[index] if index < len(values) else default
 
             points.append(Timepoint(
-                spect=parameters.node.GetNthNodeReference(SPECT_ROLE, index),
+                spect=spect(index),
                 ct=ct(index),
-                time_h=float(column("time_h", "nan")),
+                time_h=float(column("time_h", "nan") or "nan"),
                 units=column("units", "Bq/mL") or "Bq/mL",
                 calibration_cps_per_mbq=_number_or_none(column("calibration_cps_per_mbq")),
                 duration_s=_number_or_none(column("duration_s")),
+                spect_name=column("spect"),
+                ct_name=column("ct"),
             ))
         return points
 
     def _write_timepoints(self, parameters: SpectDosimetryParameters, points: list[Timepoint]) -> None:
         node = parameters.node
-        for index in range(max(node.GetNumberOfNodeReferences(SPECT_ROLE), len(points))):
-            node.RemoveNodeReferenceIDs(ct_role(index))
-        node.RemoveNodeReferenceIDs(SPECT_ROLE)
-        node.RemoveNodeReferenceIDs(CT_ROLE)
+        roles = [node.GetNthNodeReferenceRole(n) for n in range(node.GetNumberOfNodeReferenceRoles())]
+        for role in roles:
+            if role and role.startswith((SPECT_ROLE, CT_ROLE)):
+                node.RemoveNodeReferenceIDs(role)
+        rows = []
         for index, point in enumerate(points):
-            node.AddNodeReferenceID(SPECT_ROLE, point.spect.GetID())
+            if point.spect is not None:
+                node.SetNodeReferenceID(spect_role(index), point.spect.GetID())
             if point.ct is not None:
                 node.SetNodeReferenceID(ct_role(index), point.ct.GetID())
-        rows = [{"spect": p.spect.GetName(), "ct": p.ct.GetName() if p.ct is not None else "",
-                 "time_h": f"{p.time_h:g}", "units": p.units,
-                 "calibration_cps_per_mbq": (
-                     "" if p.calibration_cps_per_mbq is None else f"{p.calibration_cps_per_mbq:g}"),
-                 "duration_s": "" if p.duration_s is None else f"{p.duration_s:g}"} for p in points]
+
+            def name(found, listed):
+                if found is not None:
+                    return found.GetName()
+                return "" if not listed else _shown_name(listed) + NOT_IN_SCENE
+
+            rows.append({"spect": name(point.spect, point.spect_name or "SPECT"), "ct": name(point.ct, point.ct_name),
+                         "time_h": f"{point.time_h:g}", "units": point.units,
+                         "calibration_cps_per_mbq": (
+                             "" if point.calibration_cps_per_mbq is None else f"{point.calibration_cps_per_mbq:g}"),
+                         "duration_s": "" if point.duration_s is None else f"{point.duration_s:g}"})
         tables.write_table(self._timepoint_table(parameters), TIMEPOINT_COLUMNS, rows,
                            [key for key, _, _ in TIMEPOINT_COLUMNS])
 
@@ -155,7 +289,7 @@ class SpectDosimetryLogic:
             raise RagalivInputError("No SPECT volume selected.", "Select the SPECT of this time point.")
         if units not in ("Bq/mL", "counts"):
             raise RagalivInputError(f"Unknown SPECT units {units!r}.", "Use 'Bq/mL' or 'counts'.")
-        points = [p for p in self.timepoints(parameters) if p.spect.GetID() != spect_node.GetID()]
+        points = [p for p in self.timepoints(parameters) if p.spect is None or p.spect.GetID() != spect_node.GetID()]
         points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s))
         points.sort(key=lambda p: p.time_h)
         self._write_timepoints(parameters, points)
@@ -189,10 +323,13 @@ class SpectDosimetryLogic:
             raise RagalivInputError(
                 "No VOI segmentation selected.", "Select the segmentation drawn on the reference CT."
             )
+        for index, point in enumerate(points):
+            problem = point.problem(index)
+            if problem:
+                self.mark_missing(parameters)
+                raise RagalivInputError(problem, "Remove this time point and add it again with its SPECT and CT.")
         timepoints = []
         for index, point in enumerate(points):
-            if point.spect is None:
-                raise RagalivInputError(f"Time point {index + 1} lost its SPECT volume.", "Add the time point again.")
             image = nodes.volume_from_node(point.spect)
             if point.units == "counts":
                 if point.calibration_cps_per_mbq is None or point.duration_s is None:
@@ -270,9 +407,10 @@ class SpectDosimetryLogic:
             parameters = parameters or self.parameters()
             step("reading the time points and VOIs")
             study = self.build_study(parameters)
+            digest = study_digest(study)
             result = analyse_study(study, step)
             step("writing the result tables and curves")
-            self.study, self.result = study, result
+            self.study, self.result, self.result_digest = study, result, digest
             self._write_results(parameters)
             self._write_curves(parameters)
             self._write_dose_map(parameters)
@@ -337,9 +475,13 @@ class SpectDosimetryLogic:
 
     def _write_dose_map(self, parameters: SpectDosimetryParameters) -> None:
         voxel = self.result.voxel
-        if not voxel.performed:
-            return
         node = parameters.get_node("doseMap")
+        if not voxel.performed:
+            # Never leave an earlier run's map on screen beside new tables (as spect.outputs does with files).
+            if node is not None:
+                parameters.set_node("doseMap", None)
+                self.scene.RemoveNode(node)
+            return
         if node is None:
             node = nodes.add_volume_node(self.scene, voxel.dose_map, "Absorbed dose (Gy)", dtype="float32")
             parameters.set_node("doseMap", node)
@@ -361,11 +503,19 @@ class SpectDosimetryLogic:
         paths.update(write_dosimetry_report(self.result, self.study, directory, deidentify=deidentify, log=None))
         return paths
 
+    def result_is_current(self, parameters: Optional[SpectDosimetryParameters] = None) -> bool:
+        """True when the kept result was computed from what the scene holds now (same study digest)."""
+        if self.result is None or self.result_digest is None:
+            return False
+        return study_digest(self.build_study(parameters)) == self.result_digest
+
     def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
-        """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance)."""
+        """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance) of the
+        scene's current inputs: the analysis is run again unless the kept result was computed from them."""
         from ragaliv.spect.outputs import write_study_outputs
 
-        if self.result is None:
+        parameters = parameters or self.parameters()
+        if not self.result_is_current(parameters):
             self.run(parameters)
         settings = dict(self.study.settings())
         settings["source"] = "Slicer module RagalivSpectDosimetry"

@@ -15,12 +15,15 @@ def mrml_scene():
 
 
 def suv_node(scene, activity, suv_per_bq_per_ml, name):
-    """An SUV volume node as the module's PET loader makes it (voxels in g/mL, Ragaliv.Unit set)."""
+    """An SUV volume node as the module's PET loader makes it (voxels in g/mL, Ragaliv.Unit and the SUVbw
+    normalisation set)."""
     from ragaliv.geometry import Volume
     from ragaliv_mrml import nodes
 
     suv = Volume(activity.array * suv_per_bq_per_ml, activity.geometry, "g/mL")
-    return nodes.add_volume_node(scene, suv, name, dtype="float32")
+    node = nodes.add_volume_node(scene, suv, name, dtype="float32")
+    node.SetAttribute("Ragaliv.Normalization", "bw")
+    return node
 
 
 def patient_scene(scene, patient):

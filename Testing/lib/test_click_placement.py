@@ -132,6 +132,68 @@ def test_arming_again_or_cancel_leaves_place_mode_and_one_request_only(placement
     assert place_nodes(placement.scene) == [] and not placement.armed
 
 
+def user_line_list(machine):
+    """A user's line list, active, with "place multiple" on (the mouse-mode toolbar's persistence)."""
+    node = machine.scene.AddNewNodeByClass("vtkMRMLMarkupsLineNode", "L")
+    machine.selection.SetReferenceActivePlaceNodeClassName("vtkMRMLMarkupsLineNode")
+    machine.selection.SetActivePlaceNodeID(node.GetID())
+    machine.interaction.SetPlaceModePersistence(1)
+    return node
+
+
+def assert_user_settings_back(machine, user):
+    assert machine.interaction.GetPlaceModePersistence() == 1
+    assert machine.selection.GetActivePlaceNodeClassName() == "vtkMRMLMarkupsLineNode"
+    assert machine.selection.GetActivePlaceNodeID() == user.GetID()
+    assert machine.interaction.GetCurrentInteractionMode() == machine.interaction.ViewTransform
+    assert place_nodes(machine.scene) == []
+
+
+@pytest.mark.parametrize("deferred_first", [True, False], ids=["restore-run-before-click", "click-before-restore"])
+def test_rearming_keeps_the_first_requests_user_settings(placement, deferred_first):
+    """"Add lesion" then "Healthy liver" (or "Add lesion" twice): the user's settings saved by the first request
+    come back after the second one's click, and the superseded request's restore touches nothing but its own
+    temporary point list (review of issue 10, defect 2 residue)."""
+    user = user_line_list(placement)
+    clicks = []
+    placement.arm(lambda ras: clicks.append(("first", ras)), lambda: clicks.append("first cancelled"))
+    first = placement.node
+    placement.arm(lambda ras: clicks.append(("second", ras)))
+    second = placement.node
+    if deferred_first:
+        run_deferred(placement)
+        # The superseded request only removed its own point list: the second request is still armed as it was.
+        assert first.GetScene() is None and second.GetScene() is placement.scene
+        assert placement.armed and placement.selection.GetActivePlaceNodeID() == second.GetID()
+        assert placement.interaction.GetPlaceModePersistence() == 0
+        assert placement.interaction.GetCurrentInteractionMode() == placement.interaction.Place
+    click(placement, (5.0, 6.0, 7.0))
+    run_deferred(placement)
+    assert clicks == ["first cancelled", ("second", [5.0, 6.0, 7.0])]
+    assert_user_settings_back(placement, user)
+
+
+def test_cancel_then_arm_before_the_restore_ran_keeps_the_user_settings(placement):
+    """A new request armed while the previous one's restore is still deferred must not take the temporary
+    settings for the user's."""
+    user = user_line_list(placement)
+    placement.arm(lambda ras: None)
+    placement.interaction.SwitchToViewTransformMode()  # Esc: cancelled, restore deferred
+    clicks = []
+    placement.arm(clicks.append)
+    click(placement, (1.0, 1.0, 1.0))
+    run_deferred(placement)
+    assert clicks == [[1.0, 1.0, 1.0]]
+    assert_user_settings_back(placement, user)
+
+    # Armed twice and then cancelled (module exit): the user's settings still come back.
+    placement.arm(lambda ras: None)
+    placement.arm(lambda ras: None)
+    placement.cancel()
+    run_deferred(placement)
+    assert_user_settings_back(placement, user)
+
+
 def test_lesion_and_organ_voi_by_click_through_the_lib(mrml_scene, synthetic_patient):
     """The module's "Add lesion" / organ buttons: arm, click, and the Lib adds the segment at the click."""
     from conftest import patient_scene  # Testing/lib/conftest.py

@@ -225,9 +225,12 @@ def test_dicom_seg_and_sr_from_the_module_logic(mrml_scene, synthetic_patient_di
 
 def test_case_report_from_the_module_logic(mrml_scene, synthetic_patient_dir, tmp_path):
     logic, parameters, _ = dicom_scene(mrml_scene, synthetic_patient_dir)
-    paths = logic.write_report(str(tmp_path), deidentify=True, parameters=parameters)
+    paths = logic.write_report(str(tmp_path), deidentify=True, parameters=parameters, reviewer="Dr  A. Reader <MD>")
     html = open(paths["report"], encoding="utf-8").read()
     assert logic.analysis.summary.decision_text.split(":")[0] in html
+    # The reader pre-fills the first "Reviewed by" line (radiologist); the physicist's line stays blank.
+    assert html.count("<span>Reviewed by <b>Dr A. Reader &lt;MD&gt;</b></span>") == 1
+    assert html.count("<span>Reviewed by ______________________________</span>") == 1
     assert "RGL-SYN-000" not in html and "SYNTHETIC000" not in html  # de-identified
     assert html.count("data:image/png") >= 10  # lesion snapshots (IA and IV) and charts
 

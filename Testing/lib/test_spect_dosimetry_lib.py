@@ -141,7 +141,7 @@ def test_export_and_report_from_the_module_logic(mrml_scene, synthetic_patient, 
 def test_bad_time_points_are_refused(mrml_scene, synthetic_patient):
     logic, parameters = study_scene(mrml_scene, synthetic_patient)
     with pytest.raises(RagalivInputError, match="units"):
-        logic.add_timepoint(parameters.node.GetNthNodeReference("timepointSpect", 0), None, 1.0, "MBq")
+        logic.add_timepoint(logic.timepoints(parameters)[0].spect, None, 1.0, "MBq")
     spect = nodes.add_volume_node(mrml_scene, synthetic_patient.spect[1].activity, "duplicate")
     logic.add_timepoint(spect, None, 24.0, parameters=parameters)  # same time as another point
     with pytest.raises(RagalivInputError):

@@ -189,3 +189,47 @@ def test_core_needs_no_package_that_slicer_lacks_at_import():
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
             offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] in ("slicerio", "nrrd")]
     assert not offenders, offenders
+
+
+# --- second review of issue 10: widget-only fixes, checked statically -------------------------------------------
+def _function_source(module, name):
+    path = REPO / module / f"{module}.py"
+    text = path.read_text(encoding="utf-8")
+    node = next(item for item in ast.walk(ast.parse(text)) if isinstance(item, ast.FunctionDef) and item.name == name)
+    return ast.get_source_segment(text, node)
+
+
+def test_lesion_ratio_gates_every_placement_button_and_withdraws_a_stale_decision():
+    """O10: the organ VOI buttons need a reference like "Add lesion"; O8: a deselected input withdraws the decision."""
+    module = "RagalivLesionRatio"
+    setup = _function_source(module, "setup")
+    connected = set(re.findall(r"self\.ui\.(\w+Button), \"", setup)) | {"addLesionButton"}
+    gated = set(re.findall(r"ui\.(\w+Button)", _function_source(module, "_placementButtons")))
+    assert connected == gated, (connected, gated)
+    modified = _function_source(module, "onParameterNodeModified")
+    assert "self._placementButtons()" in modified
+    assert "mark_not_computed(" in modified and "self._updateTimer.stop()" in modified
+
+
+def test_spect_widget_resets_watches_and_prefills_through_the_lib():
+    """O3 (result reset on scene close, re-run unless current), O2 (removed nodes marked), O5 (pre-fill only of
+    empty fields, in the tested Lib), O9 (matplotlib optional)."""
+    module = "RagalivSpectDosimetry"
+    assert "self.logic.lib.reset()" in _function_source(module, "onSceneStartClose")
+    assert "watch_scene()" in _function_source(module, "setup")
+    assert "unwatch_scene()" in _function_source(module, "cleanup")
+    assert "result_is_current()" in _function_source(module, "_currentResult")
+    assert "prefill_from_header(" in _function_source(module, "onSpectSelected")
+    for slot in ("onExport", "onReport"):
+        source = _function_source(module, slot)
+        assert "self._currentResult()" in source
+        assert "not ensurePythonPackage" not in source  # without matplotlib, everything but the PNGs is written
+
+
+def test_kernel_folder_placeholder_names_the_shipped_tables():
+    ui_path = REPO / "RagalivSpectDosimetry" / "Resources" / "UI" / "RagalivSpectDosimetry.ui"
+    root = ElementTree.parse(ui_path).getroot()
+    widget = next(item for item in root.iter("widget") if item.get("name") == "kernelLineEdit")
+    placeholder = next(prop for prop in widget.findall("property") if prop.get("name") == "placeholderText")
+    text = placeholder.find("string").text
+    assert "tables shipped with Ragaliv" in text and "shared data" not in text

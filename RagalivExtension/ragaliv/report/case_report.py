@@ -254,6 +254,21 @@ def _compose(
     return text, privacy
 
 
+REVIEWED_BY_BLANK = "<span>Reviewed by ______________________________</span>"  # html_template._signature
+
+
+def _prefill_reviewer(text: str, reviewer: Optional[str]) -> str:
+    """The first "Reviewed by" line of the signature section filled with ``reviewer`` (escaped)."""
+    name = " ".join((reviewer or "").split())
+    if not name:
+        return text
+    if REVIEWED_BY_BLANK not in text:  # the template changed: never drop the name silently
+        raise RuntimeError("the report template has no blank 'Reviewed by' line to pre-fill")
+    import html
+
+    return text.replace(REVIEWED_BY_BLANK, f"<span>Reviewed by <b>{html.escape(name)}</b></span>", 1)
+
+
 def _without_images(text: str) -> str:
     import re
 
@@ -292,13 +307,16 @@ def write_ratio_report(
     generated_at: Optional[datetime.datetime] = None,
     pdf: bool = True,
     log: Optional[Log] = print,
+    reviewer: Optional[str] = None,
 ) -> dict[str, str]:
     """Case report of a lesion-ratio analysis: ``output_dir/report.html`` (+ ``report.pdf``, ``snapshots/``).
 
     ``ia``/``iv``: :class:`~ragaliv.pet.suv.PetImage` or SUV :class:`Volume`. ``reference``: the MRI the
     segments were drawn on (DICOM folder or image file), or give it loaded as ``reference_volume``.
     ``patient`` replaces the identity read from the DICOM headers. ``deidentify``: True, or a configured
-    :class:`Deidentifier` (site secret). Returns ``{"report": ..., "report_pdf": ..., "snapshots": ...}``.
+    :class:`Deidentifier` (site secret). ``reviewer``: the reader's name, pre-filled in the first "Reviewed
+    by" line (radiologist / nuclear medicine physician); date and signature stay blank.
+    Returns ``{"report": ..., "report_pdf": ..., "snapshots": ...}``.
     """
     from ..ratio.analysis import summary_dict
 
@@ -315,6 +333,7 @@ def write_ratio_report(
     provenance = _read_json(os.path.join(output_dir, "provenance.json"))
     ratio = _ratio_part(document, segments, ia_suv, iv_suv, reference_volume, series, markers, provenance, notes)
     text, _ = _compose(ratio, None, identities, deidentify, generated_at, notes, patient)
+    text = _prefill_reviewer(text, reviewer)
     os.makedirs(output_dir, exist_ok=True)
     paths = {"snapshots": _write_snapshots(output_dir, ratio.snapshots)}
     paths.update(_write(text, os.path.join(output_dir, REPORT_NAME), pdf, log))
