@@ -388,10 +388,11 @@ def test_a_bug_is_reported_as_internal_error_with_its_traceback(cohort_dir, tmp_
 
 
 def test_population_failure_opt_out_and_too_few_patients(first_run, cohort_dir, tmp_path, monkeypatch):
-    """On a copy of the first run without the broken patient (so only the population can fail): without
-    matplotlib the plot is skipped and said; a fit refused for bad input, and one whose error would leak an
-    identifier, fail the batch (exit 2) but keep every patient; --no-population removes the earlier population;
-    two patients skip it with the reason (exit 0)."""
+    """On a copy of the first run without the broken patient (so only the population can fail): a patient whose
+    study changed (calibration uncertainty 10 % instead of 5 %) is recomputed and the population fitted again with
+    the largest uncertainty, said; without matplotlib the plot is skipped and said; a fit refused for bad input,
+    and one whose error would leak an identifier, fail the batch (exit 2) but keep every patient;
+    --no-population removes the earlier population; two patients skip it with the reason (exit 0)."""
     import ragaliv.cli.population
     from ragaliv.errors import RagalivInputError as InputError
 
@@ -402,15 +403,26 @@ def test_population_failure_opt_out_and_too_few_patients(first_run, cohort_dir, 
     cohort = write_cohort(cohort_dir, "five.csv")
     lines = cohort.read_text(encoding="utf-8").splitlines()
     lines[BROKEN_SEED] = "#" + lines[BROKEN_SEED]  # the broken patient left out, the line numbers kept
+    changed = tmp_path / "p2_spect"
+    shutil.copytree(cohort_dir / "p2" / "spect", changed)
+    study = json.loads((changed / "study.json").read_text(encoding="utf-8"))
+    study["calibration_rel_uncertainty"] = 0.10
+    (changed / "study.json").write_text(json.dumps(study), encoding="utf-8")
+    lines[2] = lines[2].replace("p2/spect/study.json", str(changed / "study.json"))
     cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    before = done_mtimes(output)
-    shutil.rmtree(output / "population")  # the same patients would reuse the result: fit again
     monkeypatch.setattr(ragaliv.cli.population, "matplotlib_available", lambda: False)
     code, stderr = run(cohort, "-o", output, "--jobs", "1")
-    assert code == 0 and "population fit of 5 patient(s), 11 region(s): done" in stderr, stderr
+    assert code == 0 and "4 already done (skipped), 1 to run" in stderr, stderr
+    assert "population fit of 5 patient(s), 11 region(s): done" in stderr  # a patient changed: fitted again
+    assert ("warning: population: the studies state different calibration uncertainties (0.05 (4 patient(s)), "
+            "0.1 (1 patient(s))): the population fit uses the largest, 0.1") in stderr
+    assert json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"][
+        "calibration_rel_uncertainty"] == 0.1
+    assert min(float(item["tia_rel_uncertainty"]) for item in _csv(output / "population" / "tia.csv")) >= 0.1
     assert "warning: population: matplotlib is not installed: population.png skipped" in stderr
     assert sorted(path.name for path in (output / "population").iterdir()) == sorted(
         set(POPULATION_FILES) - {"population.png"})
+    before = done_mtimes(output)
 
     def refuse(message):
         def fit(*args, **kwargs):
@@ -459,6 +471,34 @@ def test_population_failure_opt_out_and_too_few_patients(first_run, cohort_dir, 
     assert {item["patient"] for item in _csv(output / "cohort_tacs.csv")} == {pseudonym(1), pseudonym(2)}
     row = summary_rows(output)[pseudonym(1)]
     assert row["kidney_left_population_tia_mbq_h"] == "" and float(row["kidney_left_tia_mbq_h"]) > 0
+
+
+def test_tia_columns_of_the_main_regions():
+    """Own-fit and population TIA columns: kidneys by side, one healthy-liver/spleen VOI (two samples give no
+    single TIA), the lesions summed (population only when every lesion has a population estimate)."""
+    from ragaliv.cohort.summary import own_tia_values, population_tia_values
+
+    def item(region, role, category, tia):
+        return {"region": region, "role": role, "category": category, "tia_mbq_h": tia, "tiac_h": tia / 7400.0}
+
+    regions = [item("Kidney left", "kidney", "kidney", 3700.0), item("Kidney right", "kidney", "kidney", 3500.0),
+               item("Liver sample 1", "healthy_liver", "liver", 100.0),
+               item("Liver sample 2", "healthy_liver", "liver", 120.0), item("Spleen", "spleen", "spleen", 7000.0),
+               item("Lesion 1", "lesion", "lesion", 10000.0), item("Lesion 2", "lesion", "lesion", 5000.0)]
+    own = own_tia_values(regions)
+    assert own["kidney_left_tia_mbq_h"] == 3700.0 and own["kidney_right_tiac_h"] == pytest.approx(3500.0 / 7400.0)
+    assert own["liver_tia_mbq_h"] is None and own["spleen_tia_mbq_h"] == 7000.0
+    assert own["lesion_total_tia_mbq_h"] == 15000.0 and own["lesion_total_tiac_h"] == pytest.approx(15000 / 7400)
+    estimates = {"Kidney left": {"tia_mbq_h": 3650.0, "tiac_h": 0.49}, "Spleen": {"tia_mbq_h": 6900.0, "tiac_h": 0.9},
+                 "Lesion 1": {"tia_mbq_h": 9900.0, "tiac_h": 1.3}}
+    population = population_tia_values(regions, estimates)
+    assert population["kidney_left_population_tia_mbq_h"] == 3650.0
+    assert population["kidney_left_population_tiac_h"] == 0.49
+    assert population["kidney_right_population_tia_mbq_h"] is None and population["liver_population_tiac_h"] is None
+    assert population["spleen_population_tia_mbq_h"] == 6900.0
+    assert population["lesion_total_population_tia_mbq_h"] is None  # Lesion 2 has no population estimate
+    estimates["Lesion 2"] = {"tia_mbq_h": 5100.0, "tiac_h": 0.7}
+    assert population_tia_values(regions, estimates)["lesion_total_population_tia_mbq_h"] == 15000.0
 
 
 # --- kill -------------------------------------------------------------------------------------------------
