@@ -8,7 +8,9 @@ COHORT.csv has one row per patient (columns in :mod:`ragaliv.cohort.table`: ``pa
 OUTDIR::
 
     cohort_summary.csv / .json   one row per patient: status, lesion ratio and decision, kidney/marrow/liver/
-                                 spleen/lesion doses (Gy and Gy/GBq), warnings, error
+                                 spleen/lesion doses (Gy and Gy/GBq), kidney/liver/spleen/lesion-total TIA and
+                                 TIAC (own fit and population), warnings, error; the JSON adds per-region values
+                                 and what the population step did ("population": status, reason, regions)
     cohort_ratios.png            distribution of the lesion ratios with the threshold
     cohort_doses.png             doses per GBq by organ against literature ranges (dosimetry notes §7.2)
     cohort_tacs.csv              the finished patients' time-activity curves (input of ``ragaliv population``)

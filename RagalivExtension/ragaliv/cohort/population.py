@@ -156,7 +156,7 @@ def _reusable(output: str, key: str) -> Optional[dict[str, Any]]:
     if not isinstance(marker, dict) or marker.get("format") != MARKER_FORMAT or marker.get("key") != key:
         return None
     outputs = marker.get("outputs")
-    if not isinstance(outputs, dict) or "tia.csv" not in outputs:
+    if not isinstance(outputs, dict) or "tia.csv" not in outputs or not isinstance(marker.get("summary"), dict):
         return None
     expected = dict(outputs, **{os.path.join("..", COHORT_TACS): marker.get("cohort_tacs_sha256")})
     for relative, digest in expected.items():
