@@ -3,7 +3,11 @@
 Checks the acceptance of the cohort batch: the five good patients finish with their truth, the broken one is
 reported clearly, a re-run skips finished patients and after the fix computes only the fixed one, the
 outputs carry no identity, and a run killed mid-way leaves only complete result files and resumes.
-Voxel dosimetry is switched off in the studies (``voxel_dosimetry: false``) to keep the runtime short.
+The population step over the finished patients' dosimetry: its TIAs equal those of ``ragaliv population`` on the
+written ``cohort_tacs.csv`` and the phantom's truth, it is reused while the patients are unchanged and fitted
+again when one is added; a failed fit keeps the patients, fewer than 3 patients skip it with the reason.
+Voxel dosimetry is switched off in the studies (``voxel_dosimetry: false``) to keep the runtime short; one patient
+(REDUCED_SEED) missed the 4 h and 72 h scans (a reduced-time-point study, where the population helps).
 """
 
 import contextlib
@@ -30,6 +34,8 @@ from ragaliv.report.provenance import file_sha256
 
 SEEDS = range(1, 7)
 BROKEN_SEED = 4  # its IA PET loses PatientWeight; fixed by the weight_kg column
+REDUCED_SEED = 6  # its SPECT study keeps the 24 h and 168 h time points only
+POPULATION_FILES = ("tia.csv", "population.json", "population.png", "provenance.json", "done.json")
 ORGAN_S_TIMES_MASS = 7.76e-5 * 310.0  # kidney self S (mGy/(MBq·s)) x reference mass (g), dosimetry notes
 RESULT_NAMES = {"ratios.csv", "summary.json", "provenance.json", "tac.csv", "tia.csv", "dose.csv"}
 
@@ -58,6 +64,8 @@ def cohort_dir(tmp_path_factory) -> pathlib.Path:
         study = root / f"p{seed}" / "spect" / "study.json"
         document = json.loads(study.read_text(encoding="utf-8"))
         document["voxel_dosimetry"] = False
+        if seed == REDUCED_SEED:
+            document["timepoints"] = [document["timepoints"][1], document["timepoints"][3]]
         study.write_text(json.dumps(document, indent=2), encoding="utf-8")
     for path in sorted((root / f"p{BROKEN_SEED}" / "pet_ia").iterdir()):
         dataset = pydicom.dcmread(path)
@@ -96,7 +104,8 @@ def summary_rows(output: pathlib.Path) -> dict[str, dict]:
 
 
 def done_mtimes(output: pathlib.Path) -> dict[str, int]:
-    return {path.parent.name: path.stat().st_mtime_ns for path in output.glob("*/done.json")}
+    return {path.parent.name: path.stat().st_mtime_ns for path in output.glob("*/done.json")
+            if path.parent.name != "population"}
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +209,79 @@ def test_good_patients_finish_with_their_truth_and_the_broken_one_is_reported(fi
     marker = output / pseudonym(1) / "done.json"
     assert provenance["patients"][pseudonym(1)]["done_json_sha256"] == file_sha256(str(marker))
     assert set(provenance["outputs"]) == {"cohort_summary.csv", "cohort_summary.json", "cohort_ratios.png",
-                                          "cohort_doses.png"}
+                                          "cohort_doses.png", "cohort_tacs.csv",
+                                          *(f"population/{name}" for name in POPULATION_FILES)}
+    assert provenance["outputs"]["population/tia.csv"] == file_sha256(str(output / "population" / "tia.csv"))
+
+
+def _csv(path: pathlib.Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_population_over_the_cohort_equals_the_population_command_and_the_truth(first_run, cohort_dir, tmp_path,
+                                                                                monkeypatch):
+    import ragaliv.cli.population
+
+    _, stderr, output = first_run
+    done = [seed for seed in SEEDS if seed != BROKEN_SEED]
+    assert "ragaliv batch: population fit of 5 patient(s), 11 region(s): done" in stderr
+    assert all((output / "population" / name).is_file() for name in POPULATION_FILES)
+    # cohort_tacs.csv holds every finished patient's tac.csv points (read here independently)
+    expected = sorted((pseudonym(seed), item["region"], float(item["time_h"]), float(item["activity_mbq"]), 7400.0)
+                      for seed in done for item in _csv(output / pseudonym(seed) / "dosimetry" / "tac.csv"))
+    written = sorted((item["patient"], item["region"], float(item["time_h"]), float(item["activity_mbq"]),
+                      float(item["administered_mbq"])) for item in _csv(output / "cohort_tacs.csv"))
+    assert written == expected and len(written) == 4 * 4 * 11 + 2 * 11
+    # the same numbers as `ragaliv population` run on that file with the studies' calibration uncertainty (5 %)
+    monkeypatch.setattr(ragaliv.cli.population, "matplotlib_available", lambda: False)  # the plot is not compared
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["population", str(output / "cohort_tacs.csv"), "-o", str(tmp_path / "alone"),
+                     "--calibration-uncertainty", "0.05"]) == 0
+    for name in ("tia.csv", "population.json"):
+        assert (output / "population" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name
+    # ... and the phantom's truth: noise-free, identical organ kinetics per mL, so the population TIA is exact
+    # (0.5 %), also for the patient with 2 time points, whose own fit (mono) is off by ~1 %
+    population = {(item["patient"], item["region"]): item for item in _csv(output / "population" / "tia.csv")}
+    assert {item["method"] for item in population.values()} == {"population (NLME, empirical Bayes)"}
+    rows = summary_rows(output)
+    for seed in done:
+        regions = truth(cohort_dir, seed)["spect"]["regions"]
+        own = {item["region"]: item for item in _csv(output / pseudonym(seed) / "dosimetry" / "tia.csv")}
+        for region, expected_region in regions.items():
+            estimate = float(population[(pseudonym(seed), region)]["tia_mbq_h"])
+            assert estimate == pytest.approx(expected_region["tia_mbq_h"], rel=0.005), (seed, region)
+        row = rows[pseudonym(seed)]
+        for side in ("left", "right"):
+            region = f"Kidney {side}"
+            estimate = population[(pseudonym(seed), region)]
+            assert float(row[f"kidney_{side}_population_tia_mbq_h"]) == pytest.approx(float(estimate["tia_mbq_h"]))
+            assert float(row[f"kidney_{side}_population_tiac_h"]) == pytest.approx(float(estimate["tiac_h"]))
+            assert float(row[f"kidney_{side}_tia_mbq_h"]) == pytest.approx(float(own[region]["tia_mbq_h"]))
+            assert float(row[f"kidney_{side}_tiac_h"]) == pytest.approx(float(own[region]["tiac_h"]))
+            if seed == REDUCED_SEED:
+                true_tia = regions[region]["tia_mbq_h"]
+                assert (abs(float(estimate["tia_mbq_h"]) - true_tia)
+                        < abs(float(own[region]["tia_mbq_h"]) - true_tia) / 10), region
+        assert float(row["liver_population_tia_mbq_h"]) == pytest.approx(
+            float(population[(pseudonym(seed), "Healthy liver")]["tia_mbq_h"]))
+        lesions = [name for name in regions if name.startswith("Lesion")]
+        assert float(row["lesion_total_population_tia_mbq_h"]) == pytest.approx(
+            sum(float(population[(pseudonym(seed), name)]["tia_mbq_h"]) for name in lesions), rel=1e-5)
+        assert float(row["lesion_total_tia_mbq_h"]) == pytest.approx(
+            sum(float(own[name]["tia_mbq_h"]) for name in lesions), rel=1e-5)
+    assert rows[pseudonym(BROKEN_SEED)]["kidney_left_population_tia_mbq_h"] == ""
+    document = json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"]
+    assert document["status"] == "done" and document["reason"] is None and document["model"] == "auto"
+    assert document["patients"] == [pseudonym(seed) for seed in done]
+    assert document["calibration_rel_uncertainty"] == 0.05
+    assert len(document["regions"]) == 11 and all(item["converged"] for item in document["regions"].values())
+    provenance = json.loads((output / "population" / "provenance.json").read_text(encoding="utf-8"))
+    assert provenance["inputs"]["tacs"] == {"path": "../cohort_tacs.csv",
+                                            "sha256": file_sha256(str(output / "cohort_tacs.csv"))}
+    assert provenance["inputs"]["patients"] == {
+        pseudonym(seed): {"done_json_sha256": file_sha256(str(output / pseudonym(seed) / "done.json"))}
+        for seed in done}
 
 
 def _identifiers(cohort_dir: pathlib.Path, seed: int) -> tuple[set, set]:
@@ -219,6 +300,7 @@ def _identifiers(cohort_dir: pathlib.Path, seed: int) -> tuple[set, set]:
 def test_outputs_are_deidentified(first_run, cohort_dir):
     _, stderr, output = first_run
     files = [path for path in output.rglob("*") if path.is_file()]
+    assert {output / "cohort_tacs.csv", *(output / "population" / name for name in POPULATION_FILES)} <= set(files)
     texts = {path: path.read_bytes().decode("latin-1") for path in files}
     for seed in SEEDS:
         strings, dates = _identifiers(cohort_dir, seed)
@@ -249,14 +331,20 @@ def test_rerun_skips_finished_patients_and_the_fix_runs_only_the_broken_one(firs
     shutil.copytree(first, output)  # copy2 keeps the modification times
     before = done_mtimes(output)
     assert len(before) == 5
+    population_before = (output / "population" / "done.json").stat().st_mtime_ns
     code, stderr = run(write_cohort(cohort_dir), "-o", output, "--jobs", "2")
     assert code == 2 and "5 already done (skipped), 1 to run" in stderr
     assert done_mtimes(output) == before
-    for name in ("cohort_summary.csv", "cohort_summary.json"):  # resumed rows give the same bytes
-        assert (output / name).read_bytes() == (first / name).read_bytes(), name
+    assert "population fit of 5 patient(s), 11 region(s): reused" in stderr  # the same patients: not fitted again
+    assert (output / "population" / "done.json").stat().st_mtime_ns == population_before
+    for name in ("cohort_summary.csv", "cohort_summary.json", "cohort_tacs.csv", "population/tia.csv"):
+        assert (output / name).read_bytes() == (first / name).read_bytes(), name  # resumed: the same bytes
     code, stderr = run(write_cohort(cohort_dir, "fixed.csv", fixed=True), "-o", output, "--jobs", "2")
     assert code == 0, stderr
     assert "5 already done (skipped), 1 to run" in stderr and "[1/1]" in stderr
+    assert "population fit of 6 patient(s), 11 region(s): done" in stderr  # a patient added: fitted again
+    population = json.loads((output / "population" / "population.json").read_text(encoding="utf-8"))
+    assert population["regions"]["Kidney left"]["n_patients"] == 6
     after = done_mtimes(output)
     assert {name: after[name] for name in before} == before and pseudonym(BROKEN_SEED) in after
     rows = summary_rows(output)
@@ -265,6 +353,8 @@ def test_rerun_skips_finished_patients_and_the_fix_runs_only_the_broken_one(firs
     expected = truth(cohort_dir, BROKEN_SEED)["ratio"]
     assert float(fixed["lesion_ratio"]) == pytest.approx(expected["lesion_ratio"], rel=1e-3)
     assert not (output / pseudonym(BROKEN_SEED) / "error.txt").exists()
+    assert float(fixed["kidney_left_population_tia_mbq_h"]) == pytest.approx(
+        truth(cohort_dir, BROKEN_SEED)["spect"]["regions"]["Kidney left"]["tia_mbq_h"], rel=0.005)
 
 
 def test_identified_run_in_process(cohort_dir, tmp_path):
@@ -295,6 +385,120 @@ def test_a_bug_is_reported_as_internal_error_with_its_traceback(cohort_dir, tmp_
     assert row["status"] == "failed" and row["error"] == "internal error: ZeroDivisionError: synthetic bug"
     error = (tmp_path / "out" / pseudonym(2) / "error.txt").read_text(encoding="utf-8")
     assert "Traceback" in error and "ragaliv/cohort/worker.py" in error and str(cohort_dir) not in error
+
+
+def test_population_failure_opt_out_and_too_few_patients(first_run, cohort_dir, tmp_path, monkeypatch):
+    """On a copy of the first run without the broken patient (so only the population can fail): a patient whose
+    study changed (calibration uncertainty 10 % instead of 5 %) is recomputed and the population fitted again with
+    the largest uncertainty, said; without matplotlib the plot is skipped and said; a fit refused for bad input,
+    and one whose error would leak an identifier, fail the batch (exit 2) but keep every patient;
+    --no-population removes the earlier population; two patients skip it with the reason (exit 0)."""
+    import ragaliv.cli.population
+    from ragaliv.errors import RagalivInputError as InputError
+
+    _, _, first = first_run
+    output = tmp_path / "out"
+    shutil.copytree(first, output)
+    shutil.rmtree(output / pseudonym(BROKEN_SEED))
+    cohort = write_cohort(cohort_dir, "five.csv")
+    lines = cohort.read_text(encoding="utf-8").splitlines()
+    lines[BROKEN_SEED] = "#" + lines[BROKEN_SEED]  # the broken patient left out, the line numbers kept
+    changed = tmp_path / "p2_spect"
+    shutil.copytree(cohort_dir / "p2" / "spect", changed)
+    study = json.loads((changed / "study.json").read_text(encoding="utf-8"))
+    study["calibration_rel_uncertainty"] = 0.10
+    (changed / "study.json").write_text(json.dumps(study), encoding="utf-8")
+    lines[2] = lines[2].replace("p2/spect/study.json", str(changed / "study.json"))
+    cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(ragaliv.cli.population, "matplotlib_available", lambda: False)
+    code, stderr = run(cohort, "-o", output, "--jobs", "1")
+    assert code == 0 and "4 already done (skipped), 1 to run" in stderr, stderr
+    assert "population fit of 5 patient(s), 11 region(s): done" in stderr  # a patient changed: fitted again
+    assert ("warning: population: the studies state different calibration uncertainties (0.05 (4 patient(s)), "
+            "0.1 (1 patient(s))): the population fit uses the largest, 0.1") in stderr
+    assert json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"][
+        "calibration_rel_uncertainty"] == 0.1
+    assert min(float(item["tia_rel_uncertainty"]) for item in _csv(output / "population" / "tia.csv")) >= 0.1
+    assert "warning: population: matplotlib is not installed: population.png skipped" in stderr
+    assert sorted(path.name for path in (output / "population").iterdir()) == sorted(
+        set(POPULATION_FILES) - {"population.png"})
+    before = done_mtimes(output)
+
+    def refuse(message):
+        def fit(*args, **kwargs):
+            raise InputError(message, "Check the TACs.")
+        return fit
+
+    shutil.rmtree(output / "population")
+    monkeypatch.setattr(ragaliv.cli.population, "fit_population_csv", refuse("synthetic bad TAC"))
+    code, stderr = run(cohort, "-o", output, "--jobs", "1")
+    assert code == 2 and "population fit FAILED: synthetic bad TAC Fix: Check the TACs." in stderr
+    assert sorted(path.name for path in (output / "population").iterdir()) == ["error.txt"]
+    assert "synthetic bad TAC" in (output / "population" / "error.txt").read_text(encoding="utf-8")
+    assert (output / "cohort_tacs.csv").is_file()  # kept to reproduce the failure with `ragaliv population`
+    assert done_mtimes(output) == before and all(row["status"] == "done" for row in summary_rows(output).values())
+    assert summary_rows(output)[pseudonym(1)]["kidney_left_population_tia_mbq_h"] == ""
+    document = json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"]
+    assert document["status"] == "failed" and document["reason"] == "synthetic bad TAC Fix: Check the TACs."
+
+    monkeypatch.setattr(ragaliv.cli.population, "fit_population_csv", refuse(f"patient {patient_id(1)} is odd"))
+    code, stderr = run(cohort, "-o", output, "--jobs", "1")  # a failure is not reused: fitted again
+    assert code == 2 and "de-identification check failed (patient ID in population/error.txt)" in stderr
+    assert patient_id(1) not in stderr and not (output / "cohort_tacs.csv").exists()
+    for path in (output / "population" / "error.txt", output / "cohort_summary.json"):
+        assert patient_id(1) not in path.read_text(encoding="utf-8"), path
+    monkeypatch.undo()
+
+    code, stderr = run(cohort, "-o", output, "--jobs", "1", "--no-population")
+    assert code == 0 and "population fit skipped: --no-population" in stderr
+    assert "the population result of an earlier run was removed (population/): it does not describe" in stderr
+    assert not (output / "population").exists() and not (output / "cohort_tacs.csv").exists()
+    document = json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"]
+    assert (document["status"], document["reason"]) == ("skipped", "--no-population")
+
+    for seed in (3, 5, 6):
+        shutil.rmtree(output / pseudonym(seed))
+    lines = [line if not line.startswith(tuple(patient_id(seed) for seed in (3, 5, 6))) else "#" + line
+             for line in lines]
+    cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, stderr = run(cohort, "-o", output, "--jobs", "1")
+    reason = ("fewer than 3 patients with dosimetry in every region (2 finished patient(s) with dosimetry); a "
+              "population fit needs at least 3")
+    assert code == 0 and f"population fit skipped: {reason}" in stderr
+    document = json.loads((output / "cohort_summary.json").read_text(encoding="utf-8"))["population"]
+    assert (document["status"], document["reason"]) == ("skipped", reason)
+    assert not (output / "population").exists()
+    assert {item["patient"] for item in _csv(output / "cohort_tacs.csv")} == {pseudonym(1), pseudonym(2)}
+    row = summary_rows(output)[pseudonym(1)]
+    assert row["kidney_left_population_tia_mbq_h"] == "" and float(row["kidney_left_tia_mbq_h"]) > 0
+
+
+def test_tia_columns_of_the_main_regions():
+    """Own-fit and population TIA columns: kidneys by side, one healthy-liver/spleen VOI (two samples give no
+    single TIA), the lesions summed (population only when every lesion has a population estimate)."""
+    from ragaliv.cohort.summary import own_tia_values, population_tia_values
+
+    def item(region, role, category, tia):
+        return {"region": region, "role": role, "category": category, "tia_mbq_h": tia, "tiac_h": tia / 7400.0}
+
+    regions = [item("Kidney left", "kidney", "kidney", 3700.0), item("Kidney right", "kidney", "kidney", 3500.0),
+               item("Liver sample 1", "healthy_liver", "liver", 100.0),
+               item("Liver sample 2", "healthy_liver", "liver", 120.0), item("Spleen", "spleen", "spleen", 7000.0),
+               item("Lesion 1", "lesion", "lesion", 10000.0), item("Lesion 2", "lesion", "lesion", 5000.0)]
+    own = own_tia_values(regions)
+    assert own["kidney_left_tia_mbq_h"] == 3700.0 and own["kidney_right_tiac_h"] == pytest.approx(3500.0 / 7400.0)
+    assert own["liver_tia_mbq_h"] is None and own["spleen_tia_mbq_h"] == 7000.0
+    assert own["lesion_total_tia_mbq_h"] == 15000.0 and own["lesion_total_tiac_h"] == pytest.approx(15000 / 7400)
+    estimates = {"Kidney left": {"tia_mbq_h": 3650.0, "tiac_h": 0.49}, "Spleen": {"tia_mbq_h": 6900.0, "tiac_h": 0.9},
+                 "Lesion 1": {"tia_mbq_h": 9900.0, "tiac_h": 1.3}}
+    population = population_tia_values(regions, estimates)
+    assert population["kidney_left_population_tia_mbq_h"] == 3650.0
+    assert population["kidney_left_population_tiac_h"] == 0.49
+    assert population["kidney_right_population_tia_mbq_h"] is None and population["liver_population_tiac_h"] is None
+    assert population["spleen_population_tia_mbq_h"] == 6900.0
+    assert population["lesion_total_population_tia_mbq_h"] is None  # Lesion 2 has no population estimate
+    estimates["Lesion 2"] = {"tia_mbq_h": 5100.0, "tiac_h": 0.7}
+    assert population_tia_values(regions, estimates)["lesion_total_population_tia_mbq_h"] == 15000.0
 
 
 # --- kill -------------------------------------------------------------------------------------------------
@@ -340,7 +544,7 @@ def test_killed_run_leaves_no_partial_result_and_resumes(first_run, cohort_dir, 
     output = tmp_path / "out"
     environment = dict(os.environ, RAGALIV_BATCH_START_METHOD="spawn")  # the pool must work with spawn too
     process = subprocess.Popen([sys.executable, "-m", "ragaliv.cli", "batch", str(cohort), "-o", str(output),
-                                "--jobs", "2"], env=environment, start_new_session=True,
+                                "--jobs", "2", "--no-population"], env=environment, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(output.glob("*/done.json")) and process.poll() is None and time.monotonic() < deadline:
@@ -358,7 +562,7 @@ def test_killed_run_leaves_no_partial_result_and_resumes(first_run, cohort_dir, 
     assert 1 <= len(finished) < 6
     assert not (output / "cohort_summary.csv").exists()
 
-    code, stderr = run(cohort, "-o", output, "--jobs", "2")
+    code, stderr = run(cohort, "-o", output, "--jobs", "2", "--no-population")  # the population: tested above
     assert code == 0, stderr
     assert f"{len(finished)} already done (skipped)" in stderr
     assert {name: mtime for name, mtime in done_mtimes(output).items() if name in finished} == finished

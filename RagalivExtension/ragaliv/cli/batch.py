@@ -8,9 +8,14 @@ COHORT.csv has one row per patient (columns in :mod:`ragaliv.cohort.table`: ``pa
 OUTDIR::
 
     cohort_summary.csv / .json   one row per patient: status, lesion ratio and decision, kidney/marrow/liver/
-                                 spleen/lesion doses (Gy and Gy/GBq), warnings, error
+                                 spleen/lesion doses (Gy and Gy/GBq), kidney/liver/spleen/lesion-total TIA and
+                                 TIAC (own fit and population), warnings, error; the JSON adds per-region values
+                                 and what the population step did ("population": status, reason, regions)
     cohort_ratios.png            distribution of the lesion ratios with the threshold
     cohort_doses.png             doses per GBq by organ against literature ranges (dosimetry notes §7.2)
+    cohort_tacs.csv              the finished patients' time-activity curves (input of ``ragaliv population``)
+    population/                  population kinetics over the cohort (:mod:`ragaliv.cohort.population`): tia.csv,
+                                 population.json, population.png, provenance.json, done.json [or error.txt]
     provenance.json              software, time, COHORT.csv hash, parameters, hashes of the files above and of
                                  every patient's done.json
     <patient>/ratio/             ratios.csv, summary.json, lesion_ratios.png, provenance.json (as ``ragaliv ratio``)
@@ -37,7 +42,12 @@ OUTDIR::
   keyed ``2.25.`` UIDs, and input paths are withheld (provenance keeps input file hashes and file counts).
   Each patient's files are searched for the original identifiers before it is marked done. Console messages
   name patients by pseudonym and COHORT.csv line. OUTDIR remembers the mode and key: mixing is refused.
-* **Exit code**: 0 when every patient succeeded, 2 when any failed (they are listed; the summary covers all).
+* **Population**: after the patients, the population (mixed-effects) kinetics of the finished patients with
+  dosimetry, fitted as ``ragaliv population cohort_tacs.csv`` would (:mod:`ragaliv.cohort.population`: atomic,
+  reused while the patients' done.json are unchanged, skipped with its reason when no region has 3 patients);
+  its per-patient TIAs join the cohort summary beside each patient's own fit. ``--no-population`` skips it.
+* **Exit code**: 0 when every patient (and the population fit) succeeded, 2 when any failed (they are listed; the
+  summary covers all). A skipped population fit is not a failure.
 """
 
 import contextlib
@@ -167,6 +177,8 @@ def _check_settings(output: str, deidentify: bool, key_check: str) -> None:
 
 # --- patients ----------------------------------------------------------------------------------------------
 def _folder_names(rows, deidentifier) -> list[str]:
+    from ..cohort.population import POPULATION_FOLDER
+
     names = []
     for row in rows:
         if deidentifier.enabled:
@@ -175,6 +187,10 @@ def _folder_names(rows, deidentifier) -> list[str]:
             names.append(re.sub(r"[^A-Za-z0-9_-]+", "_", row.patient_id).strip("_") or "patient")
     seen: dict[str, int] = {}
     for row, name in zip(rows, names):
+        if name.lower() == POPULATION_FOLDER:
+            raise RagalivInputError(
+                f"COHORT.csv line {row.line}: patient_id {row.patient_id!r} gives the output folder name {name!r}, "
+                "which holds the cohort's population fit.", "Give that patient another patient_id.")
         if name.lower() in seen:
             raise RagalivInputError(
                 f"COHORT.csv lines {seen[name.lower()]} and {row.line}: the patient IDs give the same output folder "
@@ -277,11 +293,12 @@ def _run_tasks(tasks: Sequence, jobs: int, progress: Progress) -> dict[str, dict
 def _refuse_stale_patients(output: str, folders: Sequence[str]) -> None:
     """OUTDIR must not hold patient folders of patients that are no longer in COHORT.csv: the cohort summary
     would not describe the folder (a result folder holds the results of one run)."""
+    from ..cohort.population import POPULATION_FOLDER
     from ..cohort.worker import is_result_folder
 
     if not os.path.isdir(output):
         return
-    wanted = set(folders)
+    wanted = {*folders, POPULATION_FOLDER}
     stale = sorted(name for name in os.listdir(output) if name not in wanted and not name.startswith(".")
                    and is_result_folder(os.path.join(output, name)))
     if stale:
@@ -293,9 +310,10 @@ def _refuse_stale_patients(output: str, folders: Sequence[str]) -> None:
 
 # --- command -----------------------------------------------------------------------------------------------
 def command(args) -> int:
-    """The ``ragaliv batch`` command (arguments: cohort, output, jobs, no_deidentify, secret)."""
+    """The ``ragaliv batch`` command (arguments: cohort, output, jobs, no_deidentify, secret, no_population)."""
     from ..checks.outputs import check_output_folder
-    from ..cohort.summary import write_cohort_outputs
+    from ..cohort.population import check_population_folder, run_population_step
+    from ..cohort.summary import population_tia_values, write_cohort_outputs
     from ..cohort.table import read_cohort
     from ..cohort.worker import PatientTask, clean_partials, fingerprint, is_result_folder, read_done
     from ..report.phi import DEFAULT_SECRET, Deidentifier
@@ -320,16 +338,20 @@ def command(args) -> int:
     if foreign:
         raise RagalivInputError(f"{output} already holds {', '.join(foreign[:5])} (not `ragaliv batch` patient "
                                 "folders): they would be replaced.", "Give an empty or batch-only output folder (-o).")
+    population_enabled = not getattr(args, "no_population", False)
+    if population_enabled:
+        check_population_folder(output)
     with _locked(output):
         _check_settings(output, deidentify, key_check)
         _refuse_stale_patients(output, folders)
         removed = clean_partials(output)
-        tasks, resumed = [], {}
+        tasks, resumed, every_task = [], {}, {}
         for row, folder in zip(cohort.rows, folders):
             task = PatientTask(row, folder, output, fingerprint(row, deidentify, key_check), deidentify, secret)
+            every_task[folder] = task
             done = read_done(os.path.join(output, folder), task.fingerprint)
             if done is not None:
-                resumed[folder] = {"folder": folder, "status": "done", "row": done["row"],
+                resumed[folder] = {"folder": folder, "status": "done", "row": dict(done["row"], line=row.line),
                                    "regions": done.get("regions", [])}
             else:
                 tasks.append(task)
@@ -353,19 +375,52 @@ def command(args) -> int:
             raise
         progress.close()
         outcomes.update(resumed)
-        rows = [outcomes[folder]["row"] for folder in folders]
+        rows = [_summary_row(outcomes[folder]["row"]) for folder in folders]
         regions = {folder: outcomes[folder].get("regions", []) for folder in folders}
+        population = run_population_step(output, rows, every_task, population_enabled)
+        _report_population(population, output)
+        for row in rows:
+            row.update(population_tia_values(regions[row["patient"]], population.estimates.get(row["patient"])))
         parameters = {"jobs": jobs, "deidentified": deidentify,
                       "secret": "site key" if secret != DEFAULT_SECRET else "default project key",
-                      "ragaliv": __version__, "start_method": _start_method() or "platform default"}
-        paths = write_cohort_outputs(output, rows, regions, cohort.path, parameters, deidentify)
+                      "ragaliv": __version__, "start_method": _start_method() or "platform default",
+                      "population": {"enabled": population_enabled, "model": "auto"}}
+        paths = write_cohort_outputs(output, rows, regions, cohort.path, parameters, deidentify,
+                                     population.document, population.files)
     failed = [row for row in rows if row["status"] != "done"]
     print(f"Cohort: {len(rows)} patient(s): {len(rows) - len(failed)} done ({len(resumed)} from an earlier run), "
           f"{len(failed)} failed")
     print(f"Summary: {paths['csv']}")
+    if population.status == "done":
+        print(f"Population: {os.path.join(output, 'population', 'tia.csv')}")
     if failed:
         print("ragaliv batch: failed patients (details in <OUTDIR>/<patient>/error.txt):", file=sys.stderr)
         for row in failed:
             print(f"  {row['patient']} (line {row['line']}): {row['error']}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    if population.failed:
+        print(f"ragaliv batch: the population fit failed (details in <OUTDIR>/population/error.txt): "
+              f"{population.reason}", file=sys.stderr)
+    return EXIT_FAILED if failed or population.failed else EXIT_OK
+
+
+def _summary_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A summary row with every column (a done.json of an earlier version may lack the newer ones)."""
+    from ..cohort.summary import COLUMN_NAMES
+
+    return {**dict.fromkeys(COLUMN_NAMES), **row}
+
+
+def _report_population(population, output: str) -> None:
+    """One line on what the population step did, then its notes (calibration, fit flags, unfitted regions)."""
+    if population.status == "done":
+        document = population.document
+        what = "reused (the patients' results are unchanged)" if population.reused else "done"
+        print(f"ragaliv batch: population fit of {len(document['patients'])} patient(s), "
+              f"{len(document['regions'])} region(s): {what} -> {os.path.join(output, 'population')}",
+              file=sys.stderr)
+    elif population.status == "skipped":
+        print(f"ragaliv batch: population fit skipped: {population.reason}", file=sys.stderr)
+    else:
+        print(f"ragaliv batch: population fit FAILED: {population.reason}", file=sys.stderr)
+    for note in population.notes:
+        print(f"warning: population: {note}", file=sys.stderr)

@@ -112,6 +112,8 @@ def _batch(commands) -> None:
     batch.add_argument("--jobs", type=int, default=0, help="parallel processes (default: number of CPUs)")
     batch.add_argument("--no-deidentify", action="store_true", help="keep names, IDs and dates in the outputs")
     batch.add_argument("--secret", help="site key for pseudonyms and date shifts (default: project key)")
+    batch.add_argument("--no-population", action="store_true",
+                       help="skip the population (mixed-effects) kinetics over the cohort's dosimetry results")
     batch.set_defaults(command_module="batch")
 
 

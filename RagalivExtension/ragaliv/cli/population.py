@@ -246,24 +246,34 @@ def matplotlib_available() -> bool:
     return True
 
 
-def run_population(tacs_csv: str, output: str, model: str = "auto", calibration_uncertainty: float = 0.0) -> int:
-    """Fit the cohort of ``tacs_csv`` and write the results into ``output``."""
-    from ..kinetics import fit_population
-    from ..kinetics.population import PatientTac
-    from ..report.provenance import write_provenance
+@dataclass
+class PopulationRun:
+    """A fitted cohort: the fit, the curves as read, and the rows of ``tia.csv`` (patients in order of the file)."""
 
-    calibration = calibration_uncertainty
+    fit: object
+    curves: list
+    rows: list
+
+
+def check_calibration(calibration: float) -> float:
     if not math.isfinite(calibration) or not 0.0 <= calibration < 1.0:
         raise RagalivInputError(
             f"--calibration-uncertainty {calibration!r} must be a fraction in [0, 1).",
             "Give the relative standard uncertainty, e.g. 0.05 for 5 %.",
         )
+    return calibration
+
+
+def fit_population_csv(tacs_csv: str, model: str = "auto", calibration_uncertainty: float = 0.0) -> PopulationRun:
+    """Read and fit ``tacs_csv`` (nothing written); RagalivInputError when no region has enough patients."""
+    from ..kinetics import fit_population
+    from ..kinetics.population import MIN_PATIENTS, PatientTac
+
+    calibration = check_calibration(calibration_uncertainty)
     curves = read_population_csv(tacs_csv)
     patients_per_region: dict[str, set] = {}
     for curve in curves:
         patients_per_region.setdefault(curve.region, set()).add(curve.patient)
-    from ..kinetics.population import MIN_PATIENTS
-
     if max(len(patients) for patients in patients_per_region.values()) < MIN_PATIENTS:
         raise RagalivInputError(
             f"{tacs_csv}: no region has {MIN_PATIENTS} or more patients "
@@ -281,21 +291,40 @@ def run_population(tacs_csv: str, output: str, model: str = "auto", calibration_
     order = {name: i for i, name in enumerate(dict.fromkeys(c.patient for c in curves))}
     rows = [_row(c, estimates.get((c.patient, c.region)), individual[(c.patient, c.region)])
             for c in sorted(curves, key=lambda c: order[c.patient])]
+    return PopulationRun(fit, curves, rows)
 
+
+def write_population_outputs(run: PopulationRun, output: str, tacs_csv: str, parameters: dict,
+                             write_provenance=None) -> dict:
+    """``tia.csv``, ``population.json``, ``population.png`` (when matplotlib is installed) and
+    ``provenance.json`` (``write_provenance(output, paths)``, or the standard one naming ``tacs_csv``) in
+    ``output``; returns their paths."""
     os.makedirs(output, exist_ok=True)
     paths = {"tia": os.path.join(output, "tia.csv"), "population": os.path.join(output, "population.json")}
-    write_csv(paths["tia"], TIA_COLUMNS, rows)
-    document = fit.to_document()
+    write_csv(paths["tia"], TIA_COLUMNS, run.rows)
+    document = run.fit.to_document()
     document["input"] = os.path.basename(tacs_csv)
     write_json(paths["population"], document)
-    plotted = matplotlib_available()
-    if plotted:
+    if matplotlib_available():
         paths["plot"] = os.path.join(output, "population.png")
         from ..report.plots import plot_population
 
-        plot_population(fit, curves, paths["plot"])
-    parameters = {"model": model, "calibration_uncertainty": calibration}
-    paths["provenance"] = write_provenance(output, {"tacs": tacs_csv}, parameters, list(paths.values()))
+        plot_population(run.fit, run.curves, paths["plot"])
+    if write_provenance is None:
+        from ..report.provenance import write_provenance as standard
+
+        paths["provenance"] = standard(output, {"tacs": tacs_csv}, parameters, list(paths.values()))
+    else:
+        paths["provenance"] = write_provenance(output, list(paths.values()))
+    return paths
+
+
+def run_population(tacs_csv: str, output: str, model: str = "auto", calibration_uncertainty: float = 0.0) -> int:
+    """Fit the cohort of ``tacs_csv`` and write the results into ``output``."""
+    run = fit_population_csv(tacs_csv, model, calibration_uncertainty)
+    fit, rows = run.fit, run.rows
+    parameters = {"model": model, "calibration_uncertainty": calibration_uncertainty}
+    paths = write_population_outputs(run, output, tacs_csv, parameters)
 
     print(f"{'patient':10s} {'region':16s} {'model':13s} {'pts':>3s} {'TIA (MBq·h)':>12s} {'TIAC (h)':>9s} "
           f"{'u(TIA)':>7s}")
@@ -310,7 +339,7 @@ def run_population(tacs_csv: str, output: str, model: str = "auto", calibration_
             print(f"warning: {name}: {flag}", file=sys.stderr)
     for name, reason in fit.unfitted.items():
         print(f"warning: {name}: no population fit ({reason}); its patients were fitted alone", file=sys.stderr)
-    if not plotted:
+    if "plot" not in paths:
         print("note: matplotlib is not installed: population.png skipped", file=sys.stderr)
     print(f"Results: {', '.join(paths.values())}")
     return 0

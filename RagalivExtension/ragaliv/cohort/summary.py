@@ -11,6 +11,28 @@ from typing import Any, Optional
 
 from ..io.results import write_csv, write_json
 
+# Time-integrated activities of the main regions: the patient's own fit (``ragaliv dosimetry``) beside its
+# population estimate (``ragaliv batch`` population step, ``population/tia.csv``; empty when the region had no
+# population fit). (prefix, role category, kidney side, meaning).
+TIA_GROUPS: tuple[tuple[str, str, Optional[str], str], ...] = (
+    ("kidney_left", "kidney", "left", "left kidney"),
+    ("kidney_right", "kidney", "right", "right kidney"),
+    ("liver", "liver", None, "healthy liver (empty when the patient has several healthy-liver VOIs)"),
+    ("spleen", "spleen", None, "spleen (empty when the patient has several spleen VOIs)"),
+    ("lesion_total", "lesion", None, "sum over the patient's lesions (population: empty unless every lesion has a "
+                                     "population estimate)"),
+)
+TIA_SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    column
+    for prefix, _, _, meaning in TIA_GROUPS
+    for column in (
+        (f"{prefix}_tia_mbq_h", f"MBq·h, {meaning}: the patient's own fit"),
+        (f"{prefix}_tiac_h", f"h (TIA / administered activity), {meaning}: the patient's own fit"),
+        (f"{prefix}_population_tia_mbq_h", f"MBq·h, {meaning}: population (NLME, empirical Bayes) estimate"),
+        (f"{prefix}_population_tiac_h", f"h, {meaning}: population (NLME, empirical Bayes) estimate"),
+    )
+)
+
 # (column, unit or meaning) - the order of cohort_summary.csv.
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("patient", "pseudonym (de-identified) or patient_id; the patient's output folder"),
@@ -40,6 +62,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("lesion_dose_mean_gy", "Gy, mean over lesions"),
     ("lesion_dose_max_gy_per_gbq", "Gy/GBq"),
     ("lesion_dose_mean_gy_per_gbq", "Gy/GBq"),
+    *TIA_SUMMARY_COLUMNS,
     ("warnings", "warnings of the analyses"),
     ("error", "why the patient failed"),
 )
@@ -106,6 +129,8 @@ def dosimetry_values(result) -> tuple[dict[str, Any], list[dict[str, Any]], list
             "region": region.region, "role": region.role, "category": _CATEGORY_BY_ROLE.get(region.role),
             "method": region.dose.method_key, "dose_gy": dose.dose_gy, "dose_gy_per_gbq": dose.dose_gy_per_gbq,
             "bed_gy": None if region.dose.bed is None else region.dose.bed.bed_gy,
+            "tia_mbq_h": None if region.fit is None else region.fit.tia_mbq_h,
+            "tiac_h": region.tiac_h(result.administered_mbq),
         })
     values: dict[str, Any] = {"administered_mbq": result.administered_mbq}
     for item in regions:
@@ -130,7 +155,49 @@ def dosimetry_values(result) -> tuple[dict[str, Any], list[dict[str, Any]], list
         values["lesion_dose_mean_gy"] = _mean([item["dose_gy"] for item in lesions])
         values["lesion_dose_max_gy_per_gbq"] = max(item["dose_gy_per_gbq"] for item in lesions)
         values["lesion_dose_mean_gy_per_gbq"] = _mean([item["dose_gy_per_gbq"] for item in lesions])
+    values.update(own_tia_values(regions))
     return values, regions, notes
+
+
+def _group_members(regions: Sequence[dict[str, Any]], category: str, side: Optional[str]) -> list[dict[str, Any]]:
+    if category == "kidney":  # the first VOI of the side, as in the dose columns
+        chosen = [item for item in regions if item.get("role") == "kidney" and _side(item["region"]) == side]
+        return chosen[:1]
+    chosen = [item for item in regions if item.get("category") == category]
+    if category == "lesion":
+        return chosen
+    return chosen if len(chosen) == 1 else []  # several samples of an organ: their TIAs neither add nor average
+
+
+def _total(values: Sequence[Optional[float]]) -> Optional[float]:
+    if not values or any(value is None for value in values):
+        return None
+    return float(sum(values))
+
+
+def own_tia_values(regions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The patient's own-fit TIA columns (:data:`TIA_GROUPS`) from its per-region list (worker side: stored in
+    the row of ``done.json``, so a resumed patient gives the same bytes)."""
+    values: dict[str, Any] = {}
+    for prefix, category, side, _ in TIA_GROUPS:
+        members = _group_members(regions, category, side)
+        values[f"{prefix}_tia_mbq_h"] = _total([item.get("tia_mbq_h") for item in members])
+        values[f"{prefix}_tiac_h"] = _total([item.get("tiac_h") for item in members])
+    return values
+
+
+def population_tia_values(regions: Sequence[dict[str, Any]], estimates: Optional[dict[str, dict[str, float]]]
+                          ) -> dict[str, Any]:
+    """The population TIA columns of one patient from its per-region list and its population estimates
+    ({region: {"tia_mbq_h", "tiac_h"}}, population-method rows of ``population/tia.csv`` only)."""
+    estimates = estimates or {}
+    values: dict[str, Any] = {}
+    for prefix, category, side, _ in TIA_GROUPS:
+        found = [estimates.get(item["region"]) for item in _group_members(regions, category, side)]
+        complete = bool(found) and all(item is not None for item in found)
+        values[f"{prefix}_population_tia_mbq_h"] = _total([e["tia_mbq_h"] for e in found]) if complete else None
+        values[f"{prefix}_population_tiac_h"] = _total([e["tiac_h"] for e in found]) if complete else None
+    return values
 
 
 def counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -139,8 +206,13 @@ def counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_cohort_outputs(output: str, rows: Sequence[dict[str, Any]], regions: dict[str, list],
-                         cohort_path: str, parameters: dict[str, Any], deidentified: bool) -> dict[str, str]:
-    """cohort_summary.csv/.json, cohort_ratios.png, cohort_doses.png and provenance.json (last)."""
+                         cohort_path: str, parameters: dict[str, Any], deidentified: bool,
+                         population: Optional[dict[str, Any]] = None, population_files: Sequence[str] = ()
+                         ) -> dict[str, str]:
+    """cohort_summary.csv/.json, cohort_ratios.png, cohort_doses.png and provenance.json (last).
+
+    ``population``: what the population step did (``cohort_summary.json`` "population"); ``population_files``:
+    the files it published (hashed in the cohort provenance)."""
     paths = {"csv": os.path.join(output, "cohort_summary.csv"), "json": os.path.join(output, "cohort_summary.json")}
     write_csv(paths["csv"], COLUMN_NAMES, rows)
     document = {
@@ -149,6 +221,7 @@ def write_cohort_outputs(output: str, rows: Sequence[dict[str, Any]], regions: d
         "deidentified": deidentified,
         "literature_gy_per_gbq": {key: list(value) for key, value in LITERATURE_GY_PER_GBQ.items()},
         "literature_source": LITERATURE_SOURCE,
+        "population": population,
         "patients": [dict(row, regions=regions.get(row["patient"], [])) for row in rows],
     }
     write_json(paths["json"], document)
@@ -164,11 +237,12 @@ def write_cohort_outputs(output: str, rows: Sequence[dict[str, Any]], regions: d
         plot_cohort_ratios(rows, paths["ratios_plot"])
         paths["doses_plot"] = os.path.join(output, "cohort_doses.png")
         plot_cohort_doses(rows, regions, LITERATURE_GY_PER_GBQ, paths["doses_plot"])
-    paths["provenance"] = write_cohort_provenance(output, cohort_path, parameters, paths, rows, deidentified)
+    hashed = [*paths.values(), *population_files]
+    paths["provenance"] = write_cohort_provenance(output, cohort_path, parameters, hashed, rows, deidentified)
     return paths
 
 
-def write_cohort_provenance(output: str, cohort_path: str, parameters: dict[str, Any], paths: dict[str, str],
+def write_cohort_provenance(output: str, cohort_path: str, parameters: dict[str, Any], outputs: Sequence[str],
                             rows: Sequence[dict[str, Any]], deidentified: bool) -> str:
     """``provenance.json`` of the cohort: software, time, COHORT.csv hash, parameters, output hashes, and the
     hash of every patient's ``done.json`` (which lists the hashes of that patient's result files)."""
@@ -189,7 +263,8 @@ def write_cohort_provenance(output: str, cohort_path: str, parameters: dict[str,
         "computed_at_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": {"cohort": cohort},
         "parameters": parameters,
-        "outputs": {os.path.basename(path): file_sha256(path) for path in paths.values() if os.path.isfile(path)},
+        "outputs": {os.path.relpath(path, output).replace(os.sep, "/"): file_sha256(path) for path in outputs
+                    if os.path.isfile(path)},
         "patients": patients,
     }
     path = os.path.join(output, "provenance.json")

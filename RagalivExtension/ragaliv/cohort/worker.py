@@ -136,6 +136,22 @@ def _scrubber(task: PatientTask):
     return scrubber
 
 
+def identity_scrubber(task: PatientTask):
+    """The patient's scrubber with the identifiers of all its inputs (ratio PETs, reference, and the images the
+    STUDY.json names), read from their first DICOM headers without loading the images: the leak check of
+    files built from several finished patients (the population step). None when not de-identifying."""
+    scrubber = _scrubber(task)
+    if scrubber is None:
+        return None
+    values = task.row.values
+    inputs = {name: values[name] for name in ("ia", "iv", "segmentation", "labels", "reference", "study")
+              if values.get(name)}
+    if values.get("study"):
+        inputs.update({f"study input {index}": path for index, path in enumerate(_study_paths(values["study"]))})
+    scrubber.add_inputs(inputs)
+    return scrubber
+
+
 def _compute(task: PatientTask, staging: str, row: dict[str, Any], scrubber) -> list[dict[str, Any]]:
     """Run the analyses of the row into ``staging``; fill ``row``; return the per-region doses."""
     warnings: list[str] = []
