@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -150,3 +151,13 @@ def test_bad_options_exit_2(mono_csv, tmp_path, capsys):
     assert "needs at least" in capsys.readouterr().err
     assert main(["tac", str(tmp_path / "missing.csv"), "--administered-mbq", "7400", "-o", out]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_tac_without_matplotlib_skips_the_plot_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ragaliv.report.plots", None)  # import fails as without matplotlib
+    tacs = tmp_path / "tacs.csv"
+    tacs.write_text("region,time_h,activity_mbq\nKidney,4,200\nKidney,24,180\nKidney,72,90\nKidney,168,25\n",
+                    encoding="utf-8")
+    assert main(["tac", str(tacs), "--administered-mbq", "7400", "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["provenance.json", "tac_fits.json", "tia.csv"]
+    assert "matplotlib is not installed: tac.png skipped" in capsys.readouterr().err

@@ -157,8 +157,8 @@ class RegionPopulation:
         return (
             f"Population {self.model} model {self.population_model.formula} fitted to the non-decay-corrected "
             f"activities of {self.n_patients} patients ({self.n_observations} points) by non-linear mixed effects: "
-            f"{METHOD_NAME}; log-normal parameters with full between-patient covariance, proportional residual "
-            f"error (λp = ln2/{self.half_life_h:.3f} h)"
+            f"{METHOD_NAME}; log-normal parameters with independent (diagonal) between-patient variances, "
+            f"proportional residual error (λp = ln2/{self.half_life_h:.3f} h)"
         )
 
     def to_document(self) -> dict[str, Any]:
