@@ -628,6 +628,15 @@ class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
         self.assertAlmostEqual(analysis.summary.lesion_ratio / truth["ratio"]["lesion_ratio"], 1.0, delta=0.01)
         self.assertEqual(analysis.summary.eligible, truth["ratio"]["eligible"])
 
+        self.delayDisplay("Two patients: NOT DETERMINED until confirmed (as ragaliv ratio)")
+        patientId, frame = nodes.dicom_identity(iv)
+        nodes.set_dicom_identity(iv, "SOMEONE-ELSE", frame)
+        self.assertIsNone(logic.lib.update().summary.eligible)
+        parameterNode.confirmConsistency = True
+        self.assertEqual(logic.lib.update().summary.eligible, truth["ratio"]["eligible"])
+        parameterNode.confirmConsistency = False
+        nodes.set_dicom_identity(iv, patientId, frame)
+
         self.delayDisplay("Editing Lesion 2 through MRML: only its row changes")
         lesionId = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion 2")
         before = {row.segment: row.ia.suvmean for row in analysis.rows}

@@ -446,6 +446,7 @@ class RagalivSpectDosimetryTest(ScriptedLoadableModuleTest):
             expected = truth["regions"][region.region]
             for measured, true in zip(region.tac.activity_mbq, expected["tac_mbq"]):
                 self.assertAlmostEqual(measured / true, 1.0, delta=0.01)
+            self.assertEqual(region.fit.model, "biexp-uptake")  # 4 points with an uptake phase, in auto (issue 9)
             self.assertAlmostEqual(region.fit.tia_mbq_h / expected["tia_mbq_h"], 1.0, delta=0.03)
         self.assertIsNotNone(parameterNode.resultsTable)
         self.assertEqual(parameterNode.tacChart.GetNumberOfPlotSeriesNodes(), 2 * len(truth["regions"]))
