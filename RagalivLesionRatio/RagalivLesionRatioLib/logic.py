@@ -105,8 +105,9 @@ def suv_warnings(volume_node, role: str) -> list[str]:
         used = json.loads(text) if text else {}
     except ValueError:
         return []
-    return [f"{role} PET: {warning}" for warning in (used.get("warnings") or []) if warning] \
-        if isinstance(used, dict) else []
+    if not isinstance(used, dict):
+        return []
+    return [f"{role} PET: {warning}" for warning in (used.get("warnings") or []) if warning]
 
 
 def suv_volume_unit(volume_node) -> Optional[str]:
