@@ -92,6 +92,10 @@ class RagalivLesionRatioParameterNode:
     lesionDiameterMm: Annotated[float, WithinRange(2.0, 100.0)] = 20.0
     contourPercent: Annotated[float, WithinRange(5.0, 95.0)] = 40.0
     contourRadiusMm: Annotated[float, WithinRange(5.0, 100.0)] = 25.0
+    # "Inputs checked — decide anyway" (ragaliv ratio --confirm-consistency) and "Accept checks" (--accept ids):
+    # read by the Lib, recorded in the exports.
+    confirmConsistency: bool = False
+    acceptChecks: str = ""
 
 
 #
@@ -306,18 +310,35 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     # --- live table -------------------------------------------------------------------------------------
     def _showStatus(self, status) -> None:
-        """The Lib's LiveStatus: the decision with its rule, or "Not computed" and why (never a stale one)."""
+        """The Lib's LiveStatus: the decision with its rule and status, the failed consistency checks and how to
+        confirm them, the warnings; or "Not computed" and why, a refusal in red (never a stale decision)."""
         if status is None:
             return
+        # Rich-text labels: every text from the Lib is escaped ("CV < 50 %" would open a tag and hide the rest).
         if status.computed:
-            # Rich-text labels: every text from the Lib is escaped ("CV < 50 %" would open a tag and hide the rest).
             self.ui.decisionLabel.text = (f"<b>{html.escape(status.decision_text)}</b><br>"
-                                          f"Rule: {html.escape(status.rule_text)}")
+                                          f"Rule: {html.escape(status.rule_text)}<br>"
+                                          + _("Decision status: {status}").format(
+                                              status=html.escape(status.decision_status)))
             self.ui.statusLabel.text = _("Updated {count} segment(s) in {ms:.0f} ms").format(
                 count=len(status.recomputed_segments), ms=1000 * status.seconds)
         else:
-            self.ui.decisionLabel.text = _("<b>Not computed</b>: {reason}").format(reason=html.escape(status.reason))
+            self.ui.decisionLabel.text = ('<span style="color:#b00020">'
+                                          + _("<b>Not computed</b>: {reason}").format(
+                                              reason=html.escape(status.reason)) + "</span>")
             self.ui.statusLabel.text = ""
+        lines = []
+        for item in status.consistency:
+            confirmed = item["status"] != "not confirmed"
+            text = f"{'✓' if confirmed else '✗'} [{html.escape(item['check'])}] {html.escape(item['message'])}"
+            if confirmed:
+                text += f" <i>({html.escape(item['status'])})</i>"
+            elif item.get("hint"):
+                text += f"<br>&nbsp;&nbsp;{html.escape(item['hint'])}"
+            lines.append(text)
+        if status.confirm_hint:
+            lines.append(f"<b>{html.escape(status.confirm_hint)}</b>")
+        self.ui.consistencyLabel.text = "<br>".join(lines)
         self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in status.warnings)
         table = self._parameterNode.ratioTable if self._parameterNode else None
         if table is not None:
@@ -337,17 +358,19 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     # --- PET loading --------------------------------------------------------------------------------------
     def _overrides(self, role: str):
-        """The "SUV parameters" panel fields (the ones ragaliv.pet.suv's error hints name) as SuvOverrides;
-        0 / "DICOM header" keeps the header value."""
-        if not self.ui.overrideCheckBox.checked:
-            return None
+        """The "SUV parameters" panel fields (the ones ragaliv.pet.suv's error hints name) as SuvOverrides, when
+        "Override DICOM values" is ticked; 0 / "DICOM header" keeps the header value. The "Accept checks" ids
+        always (a refused header value is accepted with them, as with --accept)."""
+        from RagalivLesionRatioLib import accepted_checks
+
+        use = self.ui.overrideCheckBox.checked
 
         def positive(spinBox):
-            return spinBox.value if spinBox.value > 0 else None
+            return spinBox.value if use and spinBox.value > 0 else None
 
         def dateTimeOrHeader(edit):
             # The .ui sets the minimum date-time (1900-01-01, shown as "DICOM header") as the default.
-            if edit.dateTime == edit.minimumDateTime:
+            if not use or edit.dateTime == edit.minimumDateTime:
                 return None
             text = edit.dateTime.toString("yyyy-MM-dd HH:mm:ss")
             return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
@@ -359,12 +382,12 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         return SuvOverrides(
             weight_kg=positive(self.ui.weightSpinBox),
             height_cm=positive(self.ui.heightSpinBox),
-            sex=sex if sex in ("M", "F", "O") else None,
+            sex=sex if use and sex in ("M", "F", "O") else None,
             injected_dose_mbq=positive(self.ui.iaDoseSpinBox if ia else self.ui.ivDoseSpinBox),
             injection_time=dateTimeOrHeader(self.ui.iaInjectionDateTimeEdit if ia else self.ui.ivInjectionDateTimeEdit),
             scan_time=dateTimeOrHeader(self.ui.iaScanDateTimeEdit if ia else self.ui.ivScanDateTimeEdit),
             half_life_s=positive(self.ui.halfLifeSpinBox),
-            accept=(),
+            accept=accepted_checks(self._parameterNode.acceptChecks),
         )
 
     def _choosePetSeries(self, role: str):
@@ -411,7 +434,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             from RagalivLesionRatioLib import load_pet_node
 
             node, _pet = load_pet_node(slicer.mrmlScene, files, f"{role} PET SUV", self._overrides(role),
-                                       self._parameterNode.normalization)
+                                       self._parameterNode.normalization, panel_hints=True)
             if role == "IA":
                 self._parameterNode.iaPetVolume = node
             else:
@@ -427,7 +450,7 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
                 files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node else []
                 if files:
                     load_pet_node(slicer.mrmlScene, files, node.GetName(), self._overrides(role),
-                                  self._parameterNode.normalization, volume_node=node)
+                                  self._parameterNode.normalization, volume_node=node, panel_hints=True)
             self._showSuvParameters()
         if self.ui.updateButton.enabled:
             self.onUpdateButton()
@@ -551,6 +574,7 @@ class RagalivLesionRatioLogic(ScriptedLoadableModuleLogic):
             from RagalivLesionRatioLib import LesionRatioLogic
 
             self._lib = LesionRatioLogic(slicer.mrmlScene)
+            self._lib.panel_hints = True  # fix hints name this panel's fields, not CLI flags
         return self._lib
 
 
@@ -603,6 +627,15 @@ class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
             self.assertAlmostEqual(row.ratio("suvmean") / expected["ratio"], 1.0, delta=0.01)
         self.assertAlmostEqual(analysis.summary.lesion_ratio / truth["ratio"]["lesion_ratio"], 1.0, delta=0.01)
         self.assertEqual(analysis.summary.eligible, truth["ratio"]["eligible"])
+
+        self.delayDisplay("Two patients: NOT DETERMINED until confirmed (as ragaliv ratio)")
+        patientId, frame = nodes.dicom_identity(iv)
+        nodes.set_dicom_identity(iv, "SOMEONE-ELSE", frame)
+        self.assertIsNone(logic.lib.update().summary.eligible)
+        parameterNode.confirmConsistency = True
+        self.assertEqual(logic.lib.update().summary.eligible, truth["ratio"]["eligible"])
+        parameterNode.confirmConsistency = False
+        nodes.set_dicom_identity(iv, patientId, frame)
 
         self.delayDisplay("Editing Lesion 2 through MRML: only its row changes")
         lesionId = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion 2")

@@ -86,6 +86,8 @@ class RagalivSpectDosimetryParameterNode:
     register: bool = False
     voxelDosimetry: bool = True
     kernelDirectory: str = ""
+    acceptChecks: str = ""  # ids of refused checks the user accepts (ragaliv dosimetry --accept)
+    populationFile: str = ""  # a saved population.json: prior-based TIAs beside the study's own fits
 
 
 #
@@ -118,6 +120,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.ui.spectSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onSpectSelected)
         self.ui.addTimepointButton.connect("clicked(bool)", self.onAddTimepoint)
         self.ui.removeTimepointButton.connect("clicked(bool)", self.onRemoveTimepoint)
+        self.ui.populationBrowseButton.connect("clicked(bool)", self.onBrowsePopulation)
         self.ui.runButton.connect("clicked(bool)", self.onRun)
         self.ui.showInLayoutButton.connect("clicked(bool)", self.onShowInLayout)
         self.ui.showDoseMapButton.connect("clicked(bool)", self.onShowDoseMap)
@@ -231,12 +234,18 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onAddTimepoint(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not add the time point."), waitCursor=True):
+            from RagalivSpectDosimetryLib.header_prefill import header_acquisition_time
+
             counts = self.ui.unitsComboBox.currentText == "counts"
+            spect = self.ui.spectSelector.currentNode()
+            header = self._dicomHeader(spect) if spect is not None else None
             self.logic.lib.add_timepoint(
-                self.ui.spectSelector.currentNode(), self.ui.ctSelector.currentNode(), self.ui.timeSpinBox.value,
+                spect, self.ui.ctSelector.currentNode(), self.ui.timeSpinBox.value,
                 self.ui.unitsComboBox.currentText,
                 self.ui.calibrationSpinBox.value if counts and self.ui.calibrationSpinBox.value > 0 else None,
                 self.ui.durationSpinBox.value if counts and self.ui.durationSpinBox.value > 0 else None,
+                # the run compares the hours entered with the SPECT's DICOM acquisition time (spect-time check)
+                acquisition_time=header_acquisition_time(header) if header is not None else None,
             )
             self.onParameterNodeModified()
 
@@ -249,6 +258,12 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
                 self.logic.lib.remove_timepoint(row)
 
     # --- analysis ---------------------------------------------------------------------------------------
+    def onBrowsePopulation(self) -> None:
+        path = qt.QFileDialog.getOpenFileName(slicer.util.mainWindow(), _("Population prior (population.json)"),
+                                              "", _("Ragaliv population (*.json)"))
+        if path and self._parameterNode is not None:
+            self._parameterNode.populationFile = path
+
     def _requestCancel(self) -> None:
         if self._progressDialog is not None:
             self._progressDialog.cancel()
@@ -287,8 +302,17 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         if result is not None:
             # A rich-text label: "CV < 50 %" in a kinetics warning would open a tag and hide the rest unless escaped.
             self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in result.warnings)
-            self.ui.statusLabel.text = _("{count} VOIs, {points} time points").format(
-                count=len(result.regions), points=len(result.timepoints))
+            # Fit-quality flags (warnings) and fit notes, as `ragaliv dosimetry` prints them on the console.
+            self.ui.fitNotesLabel.text = "<br>".join(
+                f"{'⚠' if note.startswith('fit flag') else 'ⓘ'} {html.escape(note)}"
+                for note in self.logic.lib.fit_notes())
+            status = _("{count} VOIs, {points} time points").format(count=len(result.regions),
+                                                                  points=len(result.timepoints))
+            population = self.logic.lib.population
+            if population is not None:
+                status += " — " + _("population prior: TIAs of {count} VOI(s) in the population columns").format(
+                    count=len(population.estimates))
+            self.ui.statusLabel.text = status
             self.onShowInLayout()
         return result is not None
 
@@ -365,6 +389,7 @@ class RagalivSpectDosimetryLogic(ScriptedLoadableModuleLogic):
             from RagalivSpectDosimetryLib import SpectDosimetryLogic
 
             self._lib = SpectDosimetryLogic(slicer.mrmlScene)
+            self._lib.panel_hints = True  # fix hints name this panel's fields, not CLI flags
         return self._lib
 
 
@@ -421,6 +446,7 @@ class RagalivSpectDosimetryTest(ScriptedLoadableModuleTest):
             expected = truth["regions"][region.region]
             for measured, true in zip(region.tac.activity_mbq, expected["tac_mbq"]):
                 self.assertAlmostEqual(measured / true, 1.0, delta=0.01)
+            self.assertEqual(region.fit.model, "biexp-uptake")  # 4 points with an uptake phase, in auto (issue 9)
             self.assertAlmostEqual(region.fit.tia_mbq_h / expected["tia_mbq_h"], 1.0, delta=0.03)
         self.assertIsNotNone(parameterNode.resultsTable)
         self.assertEqual(parameterNode.tacChart.GetNumberOfPlotSeriesNodes(), 2 * len(truth["regions"]))

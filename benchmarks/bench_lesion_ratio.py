@@ -128,8 +128,10 @@ def bench_live_update(anatomy, segments, ia, iv, repeat):
     for segment in segments:
         nodes.add_segment(segmentation, segment, segment.name)
     parameters.set_node("segmentation", segmentation)
-    parameters.set_node("iaPetVolume", nodes.add_volume_node(scene, ia, "IA"))
-    parameters.set_node("ivPetVolume", nodes.add_volume_node(scene, iv, "IV"))
+    for role, volume, name in (("iaPetVolume", ia, "IA"), ("ivPetVolume", iv, "IV")):
+        node = nodes.add_volume_node(scene, volume, name)
+        node.SetAttribute("Ragaliv.Normalization", "bw")  # as the module's PET loader records it
+        parameters.set_node(role, node)
     logic.update(parameters)
     lesion = anatomy.lesions[1]
     segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName(lesion.name)

@@ -10,6 +10,11 @@ Two defects of the wrapper before 5.12 are worked around here (Base/Python/slice
   the end on every keystroke (fixed in 5.10.0 by commit 5e290f9562). Line edits get a connector that writes
   only a changed text.
 
+A line edit with the dynamic property ``RagalivCommitOnEditingFinished`` (true) sets its parameter when editing
+is finished (Return, or the focus leaves it: ``QLineEdit::editingFinished``) instead of on every keystroke: a
+half-typed value ("wei" for "weight") would otherwise be refused, and re-run what the parameter drives, at
+each key.
+
 No Qt or slicer import at module level: the Slicer classes are imported when a widget is connected.
 """
 
@@ -24,12 +29,34 @@ class KeepCursorWrite:
             self._widget.text = value
 
 
+COMMIT_ON_EDITING_FINISHED = "RagalivCommitOnEditingFinished"
+
+
+class CommitOnEditingFinished:
+    """``_connect``/``_disconnect`` of a line-edit connector that reports a change when editing is finished."""
+
+    def _connect(self) -> None:
+        self._widget.editingFinished.connect(self.changed)
+
+    def _disconnect(self) -> None:
+        self._widget.editingFinished.disconnect(self.changed)
+
+
+def commitsOnEditingFinished(widget) -> bool:
+    return bool(widget.property(COMMIT_ON_EDITING_FINISHED)) if hasattr(widget, "property") else False
+
+
 def lineEditConnector(widget):
     from slicer.parameterNodeWrapper.guiConnectors import QLineEditToStrConnector
 
     class KeepCursorLineEditConnector(KeepCursorWrite, QLineEditToStrConnector):
         pass
 
+    class CommitOnEditingFinishedLineEditConnector(CommitOnEditingFinished, KeepCursorLineEditConnector):
+        pass
+
+    if commitsOnEditingFinished(widget):
+        return CommitOnEditingFinishedLineEditConnector(widget)
     return KeepCursorLineEditConnector(widget)
 
 

@@ -103,7 +103,8 @@ FRAME_OF_REFERENCE_ATTRIBUTE = "Ragaliv.FrameOfReferenceUID"
 
 def set_dicom_identity(node, patient_id: str, frame_of_reference_uid: str) -> None:
     """Keep PatientID (0010,0020) and FrameOfReferenceUID (0020,0052) of the series on the node (saved with the
-    scene), for the same-patient and same-frame checks (``ragaliv.ratio.analysis.check_pet_pair``)."""
+    scene), for the same-patient check (``ragaliv.checks.pair``) and the same-frame check
+    (``ragaliv.ratio.analysis.check_pet_pair``)."""
     values = ((PATIENT_ID_ATTRIBUTE, patient_id), (FRAME_OF_REFERENCE_ATTRIBUTE, frame_of_reference_uid))
     for attribute, value in values:
         if value:
@@ -135,6 +136,21 @@ def dicom_identity(node) -> tuple[str, str]:
             study_uid = hierarchy.GetItemUID(study, constants.GetDICOMUIDName()) or ""
             patient_id = "" if study_uid and found == f"Patient-{study_uid}" else found
     return patient_id, frame
+
+
+def dicom_series_uid(node) -> str:
+    """SeriesInstanceUID (0020,000E) of a volume node, "" when unknown: Ragaliv's loader keeps it in
+    "DICOM.SeriesInstanceUID"; Slicer's DICOM module makes it the series item's "DICOM" UID in the subject
+    hierarchy (``DICOMPlugin.addSeriesInSubjectHierarchy``). For the "same series as IA and IV" check."""
+    uid = node.GetAttribute("DICOM.SeriesInstanceUID") or ""
+    scene = node.GetScene()
+    if uid or scene is None:
+        return uid
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    item = hierarchy.GetItemByDataNode(node) if hierarchy is not None else 0
+    if not item:
+        return ""
+    return hierarchy.GetItemUID(item, slicer.vtkMRMLSubjectHierarchyConstants.GetDICOMUIDName()) or ""
 
 
 # --- segments ------------------------------------------------------------------------------------------

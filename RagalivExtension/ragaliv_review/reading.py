@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 DEBOUNCE_S = 0.1  # a paint stroke fires many segment events: recompute once it pauses
 SETTINGS = ("metric", "aggregate", "threshold", "placementMode", "lesionDiameterMm", "contourPercent",
-            "contourRadiusMm")
+            "contourRadiusMm", "confirmConsistency", "acceptChecks")
+DECISION_SETTINGS = ("metric", "aggregate", "threshold", "confirmConsistency", "acceptChecks")
 
 
 def refusal_text(error: RagalivInputError) -> str:
@@ -79,6 +80,10 @@ class ReadingSession:
             return None
         self.update_count += 1
         state = reading_state(analysis, self.segment_ids(), self.loaded.warnings)
+        # NOT DETERMINED and what the reader confirmed come through as the Lib decided them (summary.json's keys).
+        decided = analysis.summary.to_dict()
+        state.update({key: decided[key] for key in ("decision_status", "consistency", "confirm_consistency",
+                                                    "accepted_checks")})
         report = self.logic.last_update
         state.update(update_count=self.update_count, update_seconds=round(report.seconds, 4),
                      recomputed=list(report.recomputed_segments))
@@ -121,14 +126,15 @@ class ReadingSession:
             segmentation.RemoveSegment(segment_id)
 
     def set_setting(self, name: str, value) -> None:
-        """A rule or placement setting (stored in the Lib's parameter node); the rule is checked by the core."""
+        """A rule, placement or confirmation setting (stored in the Lib's parameter node); the rule and the accepted
+        check ids are checked by the core."""
         if name not in SETTINGS:
             raise KeyError(name)
         previous = self.parameters.get(name)
         self.parameters.set(name, value)
-        if name in ("metric", "aggregate", "threshold"):
+        if name in DECISION_SETTINGS:
             try:
-                self.logic.settings(self.parameters)  # RatioSettings checks the rule
+                self.logic.settings(self.parameters)  # RatioSettings checks the rule and the check ids
             except RagalivInputError as error:
                 self.parameters.set(name, previous)
                 self._publish({"refusal": refusal_text(error)})

@@ -68,13 +68,22 @@ def _provenance_inputs(inputs: ReviewInputs, parameters) -> dict[str, Any]:
     return described
 
 
-def _used_parameters(inputs: ReviewInputs, parameters) -> dict[str, Any]:
+def _used_parameters(inputs: ReviewInputs, logic, parameters) -> dict[str, Any]:
+    """The command line's values, then what the reading used when saved: the rule and placement settings of the
+    page, the SUV normalisation the PET nodes were converted with (not a setting that may have changed since), and
+    the confirmations of the decision ("Inputs checked — decide anyway", accepted checks)."""
     from ragaliv.ratio.outputs import used_parameters
 
+    from .lib import lesion_ratio_lib
+
     used = used_parameters(inputs.parameters or {})
-    for name in ("metric", "aggregate", "threshold", "normalization", "placementMode", "lesionDiameterMm",
-                 "contourPercent", "contourRadiusMm"):
+    for name in ("metric", "aggregate", "threshold", "placementMode", "lesionDiameterMm", "contourPercent",
+                 "contourRadiusMm"):
         used[name] = parameters.get(name)  # as set in the page when saved
+    used["normalization"] = lesion_ratio_lib().suv_normalization(parameters.ia_pet)  # the Lib checked IV's is equal
+    settings = logic.settings(parameters)
+    used["confirm_consistency"] = settings.confirm_consistency
+    used["accept"] = list(settings.accept)
     used["source"] = APPLICATION
     return used
 
@@ -91,18 +100,18 @@ def save_reading(logic, parameters, inputs: ReviewInputs, reader: str, directory
     partial = folder + ".partial"
     os.makedirs(partial)
     try:
-        paths = dict(logic.export(partial, parameters))
+        paths = dict(logic.export(partial, parameters, source=APPLICATION))
         paths["segmentation"] = write_segmentation(parameters.segmentation, os.path.join(partial, SEGMENTATION_FILE))
         reading = {"reader": reader, "saved_at_utc": saved_at.isoformat(timespec="seconds"),
                    "application": _application_versions(), "folder": os.path.basename(folder)}
-        provenance_inputs, used = _provenance_inputs(inputs, parameters), _used_parameters(inputs, parameters)
+        provenance_inputs, used = _provenance_inputs(inputs, parameters), _used_parameters(inputs, logic, parameters)
 
         def provenance():
             outputs = [path for key, path in paths.items() if key != "provenance" and os.path.isfile(path)]
             return write_provenance(partial, provenance_inputs, used, outputs, extra={"reading": reading})
 
         paths["provenance"] = provenance()  # the report shows the provenance of the results it reports
-        paths.update(logic.write_report(partial, parameters=parameters))
+        paths.update(logic.write_report(partial, parameters=parameters, reviewer=reader))  # "Reviewed by" the reader
         paths["provenance"] = provenance()  # last: over every file, the report included
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

@@ -4,6 +4,13 @@ Recomputation is incremental: SUV images are re-read only when their voxels or g
 masks only when their labelmap changes, and a segment's statistics only when its mask (compared voxel by
 voxel) or a PET changed. Undo/redo and overwrite edits arrive without a reliable segment ID, so the
 cache, not the event, decides what changed (GUIDE §3).
+
+The input checks are those of ``ragaliv ratio`` (``check_ratio_inputs`` on the IA/IV :class:`PetScan` pair, then
+``summarise`` with their findings): refusals raise, failed consistency checks make the decision NOT DETERMINED
+until the panel's "Inputs checked — decide anyway" (``confirm_consistency``) or the check's id in "Accept checks"
+confirms it. They read whole images, so their outcome is cached with what they read (the SUV voxels' MTime and
+geometry, the SUV parameters and identities stored on the PET nodes, the accepted checks): a segment edit does
+not re-run them.
 """
 
 import json
@@ -15,12 +22,15 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+from ragaliv.checks.findings import Finding
+from ragaliv.checks.pair import PetScan
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
 from ragaliv.ratio.analysis import (
     RATIO_COLUMNS,
     RatioAnalysis,
     check_pet_pair,
+    check_ratio_inputs,
     overlap_problem,
     row_values,
     rows_from_stats,
@@ -36,6 +46,7 @@ from ragaliv.ratio.placement import (
 from ragaliv.ratio.uptake import UptakeStats, uptake_statistics
 from ragaliv.sampling import segment_weights
 from ragaliv_mrml import nodes, plots, tables
+from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX, accepted_checks, for_panel, panel_error
 
 from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
 
@@ -68,7 +79,12 @@ class UpdateReport:
 
 @dataclass
 class LiveStatus:
-    """What the panel shows after a live update: the decision with its rule, or "Not computed" and why."""
+    """What the panel shows after a live update: the decision with its rule, or "Not computed" and why.
+
+    ``decision_status`` is "determined", "not determined" (a consistency check failed and is not confirmed) or
+    "not computed"; ``consistency`` the failed consistency checks (check, message, hint, status) and
+    ``confirm_hint`` how to confirm them in the panel; ``warnings`` the decision's warnings, then those of each
+    PET's SUV conversion ("IA PET: ...")."""
 
     computed: bool
     decision_text: str
@@ -77,6 +93,21 @@ class LiveStatus:
     reason: str = ""
     recomputed_segments: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    decision_status: str = "not computed"
+    consistency: list[dict[str, str]] = field(default_factory=list)
+    confirm_hint: str = ""
+
+
+def suv_warnings(volume_node, role: str) -> list[str]:
+    """The warnings of a PET node's SUV conversion (stored by ``load_pet_node``), as "IA PET: ..."."""
+    text = volume_node.GetAttribute("Ragaliv.SuvParameters") if volume_node is not None else None
+    try:
+        used = json.loads(text) if text else {}
+    except ValueError:
+        return []
+    if not isinstance(used, dict):
+        return []
+    return [f"{role} PET: {warning}" for warning in (used.get("warnings") or []) if warning]
 
 
 def suv_volume_unit(volume_node) -> Optional[str]:
@@ -140,16 +171,22 @@ class LesionRatioLogic:
         # mask was read from. The transform is part of it: moving the segmentation moves the masks.
         self._mask_keys: dict[str, tuple] = {}
         self._segments: dict[str, _SegmentEntry] = {}
+        # (what the input checks read, their outcome: the findings, or the refusal)
+        self._checks: Optional[tuple[tuple, object]] = None
         self.analysis: Optional[RatioAnalysis] = None
         self.last_update: Optional[UpdateReport] = None
         self.last_export_warnings: list[str] = []
+        # The module panel sets this: refusal hints and the consistency hints name its controls ("add weight to
+        # the 'Accept checks' field") instead of CLI flags; the review app keeps the CLI's words.
+        self.panel_hints = False
 
     def reset(self) -> None:
-        """Forget every cached image, mask and statistic (scene closed: they belong to another scene, perhaps
-        another patient, and hold its voxels in memory)."""
+        """Forget every cached image, mask, statistic and check (scene closed: they belong to another scene,
+        perhaps another patient, and hold its voxels in memory)."""
         self._suv.clear()
         self._mask_keys.clear()
         self._segments.clear()
+        self._checks = None
         self.analysis, self.last_update = None, None
 
     # --- parameters ----------------------------------------------------------------------------------
@@ -157,8 +194,10 @@ class LesionRatioLogic:
         return LesionRatioParameters(get_parameter_node(self.scene))
 
     def settings(self, parameters: Optional[LesionRatioParameters] = None) -> RatioSettings:
+        """The decision rule and the confirmations ("Inputs checked — decide anyway", "Accept checks")."""
         parameters = parameters or self.parameters()
-        return RatioSettings(parameters.get("metric"), parameters.get("aggregate"), parameters.get("threshold"))
+        return RatioSettings(parameters.get("metric"), parameters.get("aggregate"), parameters.get("threshold"),
+                             parameters.get("confirmConsistency"), accepted_checks(parameters.get("acceptChecks")))
 
     # --- inputs --------------------------------------------------------------------------------------
     def _suv_image(self, volume_node, role: str) -> Volume:
@@ -228,6 +267,7 @@ class LesionRatioLogic:
                 f"IA PET is in {ia.unit}, IV PET in {iv.unit}.", "Load both with the same SUV normalisation."
             )
         same_normalization(ia_node, iv_node)
+        findings = self._input_findings(ia_node, iv_node, ia, iv, settings)  # refusals raise here, as in the CLI
         ids, _ = self._current_masks(segmentation_node)
         recomputed = set()
         for segment_id in ids:
@@ -243,11 +283,11 @@ class LesionRatioLogic:
         for stats, mask in zip(ia_stats + iv_stats, masks + masks):
             stats.segment = mask.name
         rows = rows_from_stats(masks, ia_stats, iv_stats)
-        summary = summarise(rows, settings)
+        summary = summarise(rows, settings, findings)
         problem = overlap_problem(RatioAnalysis(rows, summary))
         if problem:
             summary.warnings.insert(0, problem)
-        self._check_pair(summary, parameters)
+        self._check_frames(summary, parameters)
         self.analysis = RatioAnalysis(rows, summary, ia.unit, self._scan_parameters(ia_node, iv_node))
         self._write_outputs(parameters)
         self.last_update = UpdateReport(
@@ -270,8 +310,21 @@ class LesionRatioLogic:
             return self.mark_not_computed(reason, parameters)
         summary = analysis.summary
         report = self.last_update
-        return LiveStatus(True, summary.decision_text, summary.settings.rule_text(), list(summary.warnings),
-                          recomputed_segments=list(report.recomputed_segments), seconds=report.seconds)
+        parameters = parameters or self.parameters()
+        warnings = list(summary.warnings)
+        for role, node in (("IA", parameters.ia_pet), ("IV", parameters.iv_pet)):
+            warnings.extend(text for text in suv_warnings(node, role) if text not in warnings)
+        hint = for_panel if self.panel_hints else (lambda text: text)
+        consistency = [{**item, "hint": hint(item.get("hint", ""))} for item in summary.consistency]
+        open_checks = [item["check"] for item in summary.consistency if item["status"] == "not confirmed"]
+        confirm_hint = ""
+        if open_checks:
+            confirm_hint = (f"Check the inputs. If they are right, tick {CONFIRM_BOX} (all checks), or add "
+                            f"{', '.join(open_checks)} to the {ACCEPT_FIELD} field (these checks only), to decide.")
+        return LiveStatus(True, summary.decision_text, summary.settings.rule_text(), warnings,
+                          recomputed_segments=list(report.recomputed_segments), seconds=report.seconds,
+                          decision_status="determined" if summary.determined else "not determined",
+                          consistency=consistency, confirm_hint=confirm_hint)
 
     def missing_inputs(self, parameters: Optional[LesionRatioParameters] = None) -> Optional[str]:
         """What to select before a decision can be computed ("select the IV PET"), or None when all are set."""
@@ -300,22 +353,64 @@ class LesionRatioLogic:
             table.SetLocked(False)
             tables.write_table(table, columns, [], TEXT_COLUMNS)
             table.SetAttribute("Ragaliv.Decision", decision)
+            table.SetAttribute("Ragaliv.DecisionStatus", "not computed")
             table.SetAttribute("Ragaliv.Rule", "")
             table.SetAttribute("Ragaliv.Warnings", "")
+            table.SetAttribute("Ragaliv.Consistency", "[]")
             table.SetLocked(True)
         if chart_table is not None:
             chart_table.RemoveAllColumns()
             chart_table.SetAttribute("Ragaliv.ChartNote", decision)
         return status
 
+    # --- input checks ----------------------------------------------------------------------------------
+    def _input_findings(self, ia_node, iv_node, ia: Volume, iv: Volume, settings: RatioSettings) -> list[Finding]:
+        """``check_ratio_inputs`` of the PET pair, as ``ragaliv ratio`` runs it (refusals raise), cached with what
+        it reads: the SUV voxels (their key in the SUV cache: image MTime and geometry), the SUV parameters and
+        identities stored on each node, and the accepted checks."""
+        identities = [(nodes.dicom_identity(node)[0], nodes.dicom_series_uid(node)) for node in (ia_node, iv_node)]
+        key = (settings.accept, tuple(
+            (node.GetID(), self._suv[node.GetID()][0], node.GetAttribute("Ragaliv.SuvParameters") or "", identity)
+            for node, identity in zip((ia_node, iv_node), identities)))
+        if self._checks is None or self._checks[0] != key:
+            scans = [self._pet_scan(role, node, suv, patient, series)
+                     for role, node, suv, (patient, series) in zip(("IA", "IV"), (ia_node, iv_node), (ia, iv),
+                                                                   identities)]
+            try:
+                outcome: object = check_ratio_inputs(scans[0], scans[1], settings)
+            except RagalivInputError as error:
+                outcome = error
+            self._checks = (key, outcome)
+        outcome = self._checks[1]
+        if isinstance(outcome, RagalivInputError):
+            raise panel_error(outcome) if self.panel_hints else RagalivInputError(outcome.message, outcome.hint)
+        return list(outcome)
+
     @staticmethod
-    def _check_pair(summary, parameters: LesionRatioParameters) -> None:
-        """The same patient and frame-of-reference checks as ``ragaliv ratio`` (``check_pet_pair``)."""
-        identities = {"IA PET": nodes.dicom_identity(parameters.ia_pet),
-                      "IV PET": nodes.dicom_identity(parameters.iv_pet)}
-        frames = {name: frame for name, (_, frame) in identities.items()}
-        frames["reference image"] = nodes.dicom_identity(parameters.mri)[1] if parameters.mri is not None else ""
-        check_pet_pair(summary, {name: patient for name, (patient, _) in identities.items()}, frames)
+    def _pet_scan(role: str, node, suv: Volume, patient_id: str, series_uid: str) -> PetScan:
+        """The :class:`PetScan` of a PET node: the SUV parameters ``load_pet_node`` stored (dose, weight, height,
+        times, nuclide, normaliser, series UID and description), its PatientID and its SUV voxels. A PET converted
+        elsewhere (PETDICOMExtension) has no parameters: only the checks its identity and voxels allow run."""
+        text = node.GetAttribute("Ragaliv.SuvParameters")
+        try:
+            parameters = json.loads(text) if text else {}
+        except ValueError:
+            parameters = {}
+        if not isinstance(parameters, dict):
+            parameters = {}
+        if not parameters.get("series_instance_uid"):
+            parameters["series_instance_uid"] = series_uid
+        parameters["patient_id"] = patient_id
+        return PetScan(role, parameters, suv)
+
+    @staticmethod
+    def _check_frames(summary, parameters: LesionRatioParameters) -> None:
+        """The frame-of-reference check of ``ragaliv ratio`` (``check_pet_pair``); the patients were compared by
+        the input checks (a consistency check: NOT DETERMINED until confirmed, as in the CLI)."""
+        frames = {"IA PET": nodes.dicom_identity(parameters.ia_pet)[1],
+                  "IV PET": nodes.dicom_identity(parameters.iv_pet)[1],
+                  "reference image": nodes.dicom_identity(parameters.mri)[1] if parameters.mri is not None else ""}
+        check_pet_pair(summary, frames)
 
     @staticmethod
     def _scan_parameters(ia_node, iv_node) -> dict[str, object]:
@@ -339,8 +434,12 @@ class LesionRatioLogic:
         tables.write_table(table, columns, rows, TEXT_COLUMNS)
         summary = analysis.summary
         table.SetAttribute("Ragaliv.Decision", summary.decision_text)
+        table.SetAttribute("Ragaliv.DecisionStatus", "determined" if summary.determined else "not determined")
         table.SetAttribute("Ragaliv.Rule", summary.settings.rule_text())
         table.SetAttribute("Ragaliv.Warnings", "\n".join(summary.warnings))
+        table.SetAttribute("Ragaliv.Consistency", json.dumps(summary.consistency))
+        table.SetAttribute("Ragaliv.ConfirmConsistency", str(bool(summary.settings.confirm_consistency)))
+        table.SetAttribute("Ragaliv.AcceptedChecks", ", ".join(summary.settings.accept))
         table.SetLocked(True)
         self._write_chart(parameters)
 
@@ -409,7 +508,9 @@ class LesionRatioLogic:
                 inputs[role] = files
         settings = analysis.summary.settings
         used = {"metric": settings.metric, "aggregate": settings.aggregate, "threshold": settings.threshold,
-                "normalization": same_normalization(parameters.ia_pet, parameters.iv_pet), "source": source}
+                "normalization": same_normalization(parameters.ia_pet, parameters.iv_pet),
+                "confirm_consistency": settings.confirm_consistency, "accept": list(settings.accept),
+                "source": source}
         return write_ratio_outputs(analysis, directory, inputs, used)
 
     def export_dicom(self, directory: str, reference_files: Sequence[str], deidentify: bool = False,

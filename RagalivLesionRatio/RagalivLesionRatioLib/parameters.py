@@ -15,6 +15,10 @@ DEFAULTS = {
     "contourPercent": 40.0,
     "contourRadiusMm": 25.0,
     "normalization": "bw",
+    # "Inputs checked — decide anyway" (--confirm-consistency) and the checks accepted (--accept, comma/space
+    # separated ids of ragaliv.checks.findings.CHECKS), both recorded in the exports.
+    "confirmConsistency": False,
+    "acceptChecks": "",
 }
 
 

@@ -5,19 +5,29 @@ import json
 from collections.abc import Sequence
 from typing import Optional, Union
 
+from ragaliv.errors import RagalivInputError
 from ragaliv.pet.suv import SuvOverrides, load_pet
 from ragaliv_mrml import nodes
+from ragaliv_mrml.panel_text import panel_error
 
 PET_COLOR_NODE_ID = "vtkMRMLPETProceduralColorNodePET-Heat"  # Slicer's PET colour map
 
 
 def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
-                  overrides: Optional[SuvOverrides] = None, normalization: str = "bw", volume_node=None):
+                  overrides: Optional[SuvOverrides] = None, normalization: str = "bw", volume_node=None,
+                  panel_hints: bool = False):
     """Load a PET series as SUV into ``volume_node`` (or a new node); returns (node, PetImage).
 
     The node keeps the SUV parameters used, the series' files, the normalisation, PatientID and
-    FrameOfReferenceUID (attributes saved with the scene), which the Lib's checks and exports read."""
-    pet = load_pet(files if isinstance(files, str) else list(files), overrides, normalization)
+    FrameOfReferenceUID (attributes saved with the scene), which the Lib's checks and exports read. A refused
+    header value (``overrides.accept`` accepts it) raises; ``panel_hints``: its fix names the module panel's
+    fields ("add weight to the 'Accept checks' field") rather than CLI flags."""
+    try:
+        pet = load_pet(files if isinstance(files, str) else list(files), overrides, normalization)
+    except RagalivInputError as error:
+        if not panel_hints:
+            raise
+        raise panel_error(error) from None
     node = volume_node or scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     nodes.set_volume_node(node, pet.suv)
     parameters = pet.parameters.to_dict()

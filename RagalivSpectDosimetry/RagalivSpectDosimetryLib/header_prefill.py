@@ -20,6 +20,17 @@ class HeaderPrefill:
     notes: list[str] = field(default_factory=list)
 
 
+def header_acquisition_time(header) -> Optional[str]:
+    """The SPECT's acquisition date-time from its header (AcquisitionDate/Time, else SeriesDate/Time), ISO 8601
+    local clock, or None: kept with the time point, so that the run compares the hours entered with it (the
+    ``spect-time`` check of ``ragaliv dosimetry``)."""
+    from ragaliv.spect.loading import parse_dicom_datetime
+
+    stamp = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
+                                 header.get("AcquisitionTime") or header.get("SeriesTime"))
+    return stamp.isoformat() if stamp is not None else None
+
+
 def prefill_from_header(header, injection_time: str, administered_mbq: float) -> HeaderPrefill:
     """The values to pre-fill from ``header`` (a pydicom dataset) given the panel's current injection time
     (ISO text, "" when empty) and administered activity (MBq, 0 when not entered)."""

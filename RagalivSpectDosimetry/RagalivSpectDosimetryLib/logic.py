@@ -12,19 +12,33 @@ whose SPECT (or CT) is gone is refused by the run, and marked in the table as so
 
 A result is kept with a digest of the study it was computed from: export and report re-run the analysis unless
 the scene's inputs still give that study, so they never write an earlier run's (or another patient's) numbers.
+
+A run checks what ``ragaliv dosimetry`` checks (:mod:`ragaliv.checks.spect`): the administered activity, each time
+point's hours against its DICOM acquisition time when the SPECT came from DICOM, the activity in each SPECT before
+the analysis, VOI activities and TIACs after it. Refusals raise (the panel's "Accept checks" ids turn them into
+recorded warnings); warnings reach the result, its table and the exports.
+
+With a saved ``population.json`` (``ragaliv population``), every VOI the population knows also gets the TIA with
+the population as prior (:func:`ragaliv.spect.analysis.population_prior_tias`, issue 9), shown beside the study's
+own fit in ``population_*`` columns and recorded in summary.json; the study's own numbers, and the doses, stay
+those of its own fits.
 """
 
 import datetime
 import hashlib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
+from ragaliv.checks.findings import Finding, apply_findings
+from ragaliv.checks.spect import administered_finding, check_result, check_study, fit_notes, spect_time_finding
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import Volume
 from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
 from ragaliv.spect.result import StudyResult
 from ragaliv_mrml import nodes, plots, tables
+from ragaliv_mrml.panel_text import accepted_checks, panel_error
 
 from .parameters import SpectDosimetryParameters, get_parameter_node
 
@@ -49,6 +63,7 @@ def _shown_name(name: str) -> str:
 TIMEPOINT_COLUMNS = (
     ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
     ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
+    ("acquisition_time", "Acquired (DICOM)", ""),
 )
 RESULT_COLUMNS = (
     ("region", "VOI", ""), ("model", "Model", ""), ("tia_mbq_h", "TIA", "MBq·h"), ("tiac_h", "TIAC", "h"),
@@ -58,6 +73,17 @@ RESULT_COLUMNS = (
     ("voxel_mean_dose_gy", "Voxel mean dose", "Gy"), ("flags", "Flags", ""),
 )
 RESULT_TEXT_COLUMNS = ("region", "model", "method", "flags")
+# Beside the study's own fit when a population.json is given (never in its place).
+POPULATION_COLUMNS = (
+    ("population_model", "Population model", ""), ("population_tia_mbq_h", "TIA (population prior)", "MBq·h"),
+    ("population_tiac_h", "TIAC (population prior)", "h"),
+    ("population_tia_rel_uncertainty", "u(TIA) (population prior)", "rel."),
+    ("population_shrinkage", "Shrinkage to population", ""), ("population_note", "Population prior", ""),
+)
+POPULATION_TEXT_COLUMNS = ("population_model", "population_note")
+ADMINISTERED_SOURCE = "'Administered 177Lu (MBq)' in the panel"
+ADMINISTERED_FIX = "Enter the administered activity in MBq in 'Administered 177Lu (MBq)' (7.4 GBq = 7400)"
+TIME_SOURCE = "'Time after injection (h)'"
 DOSE_COLOR_NODE_ID = "vtkMRMLColorTableNodeRainbow"
 
 
@@ -71,6 +97,7 @@ class Timepoint:
     duration_s: Optional[float] = None
     spect_name: str = ""  # as listed in the table
     ct_name: str = ""
+    acquisition_time: str = ""  # ISO, from the SPECT's DICOM header when it was read (else "")
 
     def problem(self, index: int) -> Optional[str]:
         """Why this time point cannot be analysed (its SPECT or CT left the scene), or None."""
@@ -115,6 +142,30 @@ def study_digest(study: SpectStudy) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class PopulationPrior:
+    """TIAs of the study's VOIs with a saved population as prior, and why the other VOIs have none."""
+
+    path: str
+    estimates: dict[str, Any] = field(default_factory=dict)  # region -> ragaliv.kinetics.PatientKinetics
+    without: dict[str, str] = field(default_factory=dict)  # region -> reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.path,
+                "use": "TIA of each VOI with the population as prior (empirical Bayes), reported beside the study's "
+                       "own fit; the study's TIAs and doses are its own fits",
+                "regions": {name: estimate.to_dict() for name, estimate in self.estimates.items()},
+                "regions_without_prior": dict(self.without)}
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class RunCancelled(RagalivError):
     """The user cancelled the dosimetry run; the previous results (if any) are left as they were."""
 
@@ -149,13 +200,17 @@ class SpectDosimetryLogic:
         self.scene = scene
         self.result: Optional[StudyResult] = None
         self.study: Optional[SpectStudy] = None
-        self.result_digest: Optional[str] = None  # study_digest of the study the result was computed from
+        self.result_digest: Optional[str] = None  # run digest (study, accepted checks, population) of the result
+        self.population: Optional[PopulationPrior] = None  # of the result, when a population.json was given
         self.running = False
         self._watch_tags: list[int] = []
+        # The module panel sets this: refusal hints name its fields ("add spect-time to the 'Accept checks'
+        # field") instead of CLI flags.
+        self.panel_hints = False
 
     def reset(self) -> None:
         """Forget the last result (scene closed: its numbers belong to another scene, perhaps another patient)."""
-        self.result, self.study, self.result_digest = None, None, None
+        self.result, self.study, self.result_digest, self.population = None, None, None, None
 
     # --- removed nodes -------------------------------------------------------------------------------
     def watch_scene(self) -> None:
@@ -250,6 +305,7 @@ class SpectDosimetryLogic:
                 duration_s=_number_or_none(column("duration_s")),
                 spect_name=column("spect"),
                 ct_name=column("ct"),
+                acquisition_time=column("acquisition_time"),
             ))
         return points
 
@@ -275,22 +331,30 @@ class SpectDosimetryLogic:
                          "time_h": f"{point.time_h:g}", "units": point.units,
                          "calibration_cps_per_mbq": (
                              "" if point.calibration_cps_per_mbq is None else f"{point.calibration_cps_per_mbq:g}"),
-                         "duration_s": "" if point.duration_s is None else f"{point.duration_s:g}"})
+                         "duration_s": "" if point.duration_s is None else f"{point.duration_s:g}",
+                         "acquisition_time": point.acquisition_time or ""})
         tables.write_table(self._timepoint_table(parameters), TIMEPOINT_COLUMNS, rows,
                            [key for key, _, _ in TIMEPOINT_COLUMNS])
 
     def add_timepoint(self, spect_node, ct_node, time_h: float, units: str = "Bq/mL",
                       calibration_cps_per_mbq: Optional[float] = None, duration_s: Optional[float] = None,
-                      parameters: Optional[SpectDosimetryParameters] = None) -> int:
-        """Add (or replace, for the same SPECT volume) a time point; returns its index in time order."""
+                      parameters: Optional[SpectDosimetryParameters] = None,
+                      acquisition_time: Optional[str] = None) -> int:
+        """Add (or replace, for the same SPECT volume) a time point; returns its index in time order.
+
+        ``acquisition_time``: the SPECT's DICOM acquisition date-time (ISO; ``header_acquisition_time``) when the
+        SPECT came from DICOM: the run compares ``time_h`` with it (as ``ragaliv dosimetry`` does)."""
         self._refuse_while_running("add a time point")
         parameters = parameters or self.parameters()
         if spect_node is None:
             raise RagalivInputError("No SPECT volume selected.", "Select the SPECT of this time point.")
         if units not in ("Bq/mL", "counts"):
             raise RagalivInputError(f"Unknown SPECT units {units!r}.", "Use 'Bq/mL' or 'counts'.")
+        if acquisition_time:
+            _iso_datetime(acquisition_time, "The SPECT's acquisition time")
         points = [p for p in self.timepoints(parameters) if p.spect is None or p.spect.GetID() != spect_node.GetID()]
-        points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s))
+        points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s,
+                                acquisition_time=acquisition_time or ""))
         points.sort(key=lambda p: p.time_h)
         self._write_timepoints(parameters, points)
         return [p.spect.GetID() for p in points].index(spect_node.GetID())
@@ -366,6 +430,7 @@ class SpectDosimetryLogic:
                 raise RagalivInputError(f"Recovery coefficient of {name!r} is not a number: {value!r}.")
             recovery[name] = coefficient
         return SpectStudy(
+            administered_source=ADMINISTERED_SOURCE,
             administered_mbq=administered,
             timepoints=timepoints,
             segments=nodes.segment_masks(segmentation),
@@ -406,11 +471,25 @@ class SpectDosimetryLogic:
 
             parameters = parameters or self.parameters()
             step("reading the time points and VOIs")
+            accept = accepted_checks(parameters.get("acceptChecks"))
+            population_path, document = self._population_document(parameters)  # a bad file: refused now
             study = self.build_study(parameters)
-            digest = study_digest(study)
-            result = analyse_study(study, step)
+            digest = self._run_digest(study, accept, population_path)
+            try:
+                self._check_study(study, accept, parameters)
+                result = analyse_study(study, step)
+                check_result(result, accept)
+            except RagalivInputError as error:
+                if not self.panel_hints:
+                    raise
+                raise panel_error(error) from None
+            population = None
+            if document is not None:
+                step("TIAs with the population prior")
+                population = self._population_prior(population_path, document, result, study)
+                result.settings["population_prior"] = population.to_dict()
             step("writing the result tables and curves")
-            self.study, self.result, self.result_digest = study, result, digest
+            self.study, self.result, self.result_digest, self.population = study, result, digest, population
             self._write_results(parameters)
             self._write_curves(parameters)
             self._write_dose_map(parameters)
@@ -418,6 +497,92 @@ class SpectDosimetryLogic:
         finally:
             self.running = False
 
+    # --- checks (those of ragaliv dosimetry, with the panel's fields as sources) ----------------------------
+    def _check_study(self, study: SpectStudy, accept, parameters: SpectDosimetryParameters) -> None:
+        """Before the analysis: the administered activity, each time point's hours against its DICOM acquisition
+        time, the activity in each SPECT (``check_study``). Refusals raise; warnings go into ``study.warnings``."""
+        findings = [administered_finding(study.administered_mbq, ADMINISTERED_SOURCE, ADMINISTERED_FIX)]
+        findings += self._time_findings(study, self.timepoints(parameters))
+        apply_findings([finding for finding in findings if finding is not None], accept, study.warnings)
+        check_study(study, accept)
+
+    @staticmethod
+    def _time_findings(study: SpectStudy, points: list[Timepoint]) -> list[Finding]:
+        """``spect_time_finding`` for each time point whose SPECT's DICOM acquisition time is known: against the
+        injection time, or without one, the intervals from the first such time point (as STUDY.json's)."""
+        findings, anchor = [], None
+        for index, point in enumerate(points):
+            if not point.acquisition_time:
+                continue
+            stamp = _iso_datetime(point.acquisition_time, f"Time point {index + 1}: the acquisition time")
+            if study.injection_time is not None:
+                header_h, given_h, reference = _hours(stamp, study.injection_time), point.time_h, "injection"
+            elif anchor is None:
+                anchor = (index, stamp, point.time_h)
+                continue
+            else:
+                header_h, given_h = _hours(stamp, anchor[1]), point.time_h - anchor[2]
+                reference = f"time point {anchor[0] + 1}"
+            finding = spect_time_finding(f"Time point {index + 1}", given_h, header_h, TIME_SOURCE,
+                                         f"DICOM acquisition {stamp.isoformat()} of {point.spect_name}", reference)
+            if finding is not None:
+                findings.append(Finding(
+                    finding.check, finding.severity, finding.message.replace("STUDY.json: ", "", 1),
+                    "Remove the time point and add it again with the right time after injection, or correct the "
+                    "injection time; if the time entered is right and the scanner clock wrong, add --accept "
+                    "spect-time."))
+        return findings
+
+    # --- population prior (issue 9) -------------------------------------------------------------------------
+    @staticmethod
+    def _population_document(parameters: SpectDosimetryParameters) -> tuple[str, Optional[dict]]:
+        """(absolute path, population.json document), or ("", None) when no file is given."""
+        from ragaliv.kinetics import load_population
+
+        path = (parameters.get("populationFile") or "").strip()
+        if not path:
+            return "", None
+        path = os.path.abspath(os.path.expanduser(path))
+        return path, load_population(path)
+
+    @staticmethod
+    def _population_prior(path: str, document: dict, result: StudyResult, study: SpectStudy) -> PopulationPrior:
+        """Each VOI's TIA with the population as prior, from the study's own TAC (its usable points). A failure of
+        the prior leaves the study's own results and says why; a prior TIAC above the physical maximum is a
+        warning (the prior is shown, not used)."""
+        from ragaliv.checks.spect import tiac_finding
+        from ragaliv.spect.analysis import population_prior_tias
+
+        name = os.path.basename(path)
+        try:
+            estimates, without = population_prior_tias([region.tac for region in result.regions],
+                                                        study.administered_mbq, document,
+                                                        study.calibration_rel_uncertainty, patient="this study")
+        except RagalivInputError as error:
+            result.warnings.append(f"Population prior {name}: no TIA ({error.message}); the study's own fits are "
+                                   "unaffected.")
+            return PopulationPrior(path, {}, {region.region: f"population prior failed: {error.message}"
+                                              for region in result.regions})
+        for region, estimate in estimates.items():
+            finding = tiac_finding(region, estimate.tiac_h, f"Population prior {name}: VOI ")
+            if finding is not None:
+                result.warnings.append(finding.message)
+        return PopulationPrior(path, estimates, without)
+
+    def _run_digest(self, study: SpectStudy, accept, population_path: str) -> str:
+        """What a result depends on: the study, the accepted checks and the population file (path and content)."""
+        digest = hashlib.sha256(study_digest(study).encode("ascii"))
+        digest.update(repr((tuple(accept), population_path)).encode("utf-8"))
+        if population_path:
+            digest.update(file_sha256(population_path).encode("ascii"))
+        return digest.hexdigest()
+
+    def fit_notes(self) -> list[str]:
+        """The fit-quality flags and fit notes of the last result, one line per message (``ragaliv dosimetry``
+        prints them on the console)."""
+        return fit_notes(self.result) if self.result is not None else []
+
+    # --- result nodes --------------------------------------------------------------------------------
     def _write_results(self, parameters: SpectDosimetryParameters) -> None:
         result = self.result
         tia = {row["region"]: row for row in result.tia_rows()}
@@ -428,9 +593,26 @@ class SpectDosimetryLogic:
             row.update(dose)
             row["flags"] = "; ".join(dict.fromkeys("; ".join(flags).split("; "))) if flags else ""
             rows.append(row)
+        columns, text_columns = RESULT_COLUMNS, RESULT_TEXT_COLUMNS
+        population = self.population
+        if population is not None:
+            columns, text_columns = columns + POPULATION_COLUMNS, text_columns + POPULATION_TEXT_COLUMNS
+            for row in rows:
+                estimate = population.estimates.get(row["region"])
+                if estimate is None:
+                    reason = population.without.get(row["region"], "not computed")
+                    row["population_note"] = f"no population TIA: {reason}"
+                    continue
+                row.update(population_model=estimate.model, population_tia_mbq_h=estimate.tia_mbq_h,
+                           population_tiac_h=estimate.tiac_h,
+                           population_tia_rel_uncertainty=estimate.tia_rel_uncertainty,
+                           population_shrinkage=estimate.shrinkage,
+                           population_note=f"{estimate.n_points} point(s); " + "; ".join(estimate.flags))
         table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "Dosimetry results", parameters.node, "resultsTable")
-        tables.write_table(table, RESULT_COLUMNS, rows, RESULT_TEXT_COLUMNS)
+        tables.write_table(table, columns, rows, text_columns)
         table.SetAttribute("Ragaliv.Warnings", "\n".join(result.warnings))
+        table.SetAttribute("Ragaliv.PopulationFile", population.path if population is not None else "")
+        table.SetAttribute("Ragaliv.AcceptedChecks", ", ".join(result.settings.get("accepted_checks") or []))
         table.SetLocked(True)
 
     def _write_curves(self, parameters: SpectDosimetryParameters) -> None:
@@ -504,19 +686,54 @@ class SpectDosimetryLogic:
         return paths
 
     def result_is_current(self, parameters: Optional[SpectDosimetryParameters] = None) -> bool:
-        """True when the kept result was computed from what the scene holds now (same study digest)."""
+        """True when the kept result was computed from what the scene holds now: the same study, accepted checks
+        and population file (path and content)."""
         if self.result is None or self.result_digest is None:
             return False
-        return study_digest(self.build_study(parameters)) == self.result_digest
+        parameters = parameters or self.parameters()
+        accept = accepted_checks(parameters.get("acceptChecks"))
+        path = (parameters.get("populationFile") or "").strip()
+        path = os.path.abspath(os.path.expanduser(path)) if path else ""
+        if path and not os.path.isfile(path):
+            return False  # the run says why
+        return self._run_digest(self.build_study(parameters), accept, path) == self.result_digest
 
     def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
         """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance) of the
-        scene's current inputs: the analysis is run again unless the kept result was computed from them."""
+        scene's current inputs: the analysis is run again unless the kept result was computed from them.
+
+        As ``ragaliv dosimetry -o``: the folder is checked first (not a file, writable, not another command's
+        results), and the files an earlier export left there (report, PDF, dose map ...) are removed before
+        writing. The accepted checks and the population file (with its SHA-256, in the provenance's inputs) are
+        recorded."""
+        from ragaliv.checks.outputs import check_output_folder, clear_previous_outputs
         from ragaliv.spect.outputs import write_study_outputs
 
         parameters = parameters or self.parameters()
+        directory = check_output_folder(directory, "dosimetry", flag="Export folder")
         if not self.result_is_current(parameters):
             self.run(parameters)
+        clear_previous_outputs(directory, "dosimetry")
         settings = dict(self.study.settings())
         settings["source"] = "Slicer module RagalivSpectDosimetry"
-        return write_study_outputs(self.result, directory, {}, {"study": settings})
+        used: dict[str, Any] = {"study": settings, "accept": list(self.result.settings.get("accepted_checks") or [])}
+        inputs = {}
+        if self.population is not None:
+            used["population_prior"] = {"file": self.population.path, "use": self.population.to_dict()["use"]}
+            inputs["population"] = self.population.path
+        return write_study_outputs(self.result, directory, inputs, used)
+
+
+def _iso_datetime(text: str, what: str) -> datetime.datetime:
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise RagalivInputError(f"{what} {text!r} is not an ISO date-time.",
+                                "Write it as 2026-04-21T10:00:00.") from None
+
+
+def _hours(stamp: datetime.datetime, start: datetime.datetime) -> float:
+    """Hours from ``start`` to ``stamp``; a UTC offset on one side only is dropped (both are local clocks)."""
+    if (stamp.tzinfo is None) != (start.tzinfo is None):
+        stamp, start = stamp.replace(tzinfo=None), start.replace(tzinfo=None)
+    return (stamp - start).total_seconds() / 3600.0

@@ -17,6 +17,8 @@ DEFAULTS = {
     "register": False,
     "voxelDosimetry": True,
     "kernelDirectory": "",
+    "acceptChecks": "",  # ids of refused checks the user accepts (as --accept), recorded in the export
+    "populationFile": "",  # a saved population.json: its prior gives TIAs beside the study's own fits (issue 9)
 }
 
 

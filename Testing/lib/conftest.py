@@ -44,3 +44,20 @@ def patient_scene(scene, patient):
     for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
         parameters.set_node(role, node)
     return logic, parameters
+
+
+@pytest.fixture(scope="session")
+def slow_uptake_patient():
+    """The synthetic patient with a 2.5 h 177Lu uptake half-time in every tissue (issue 9: 1-3 h; the canonical
+    patient has 0.5 h), truth by construction (truth["spect"])."""
+    import dataclasses
+
+    import ragaliv.phantom.patient as phantom
+
+    original = phantom.SPECT_KINETICS
+    phantom.SPECT_KINETICS = {name: dataclasses.replace(value, uptake_half_time_h=2.5)
+                              for name, value in original.items()}
+    try:
+        return phantom.build_patient(0)
+    finally:
+        phantom.SPECT_KINETICS = original

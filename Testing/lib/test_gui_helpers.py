@@ -157,3 +157,61 @@ def test_keep_cursor_write_sets_only_a_changed_text():
     assert widget.assignments == 0
     connector.write("2026-04-21T11:00")
     assert widget.assignments == 1 and widget.text == "2026-04-21T11:00"
+
+
+def test_commit_on_editing_finished_connects_that_signal_only():
+    """A line edit marked RagalivCommitOnEditingFinished reports a change when editing is finished, not per key."""
+    from ragaliv_gui.parameter_gui import COMMIT_ON_EDITING_FINISHED, CommitOnEditingFinished, commitsOnEditingFinished
+
+    class Signal:
+        def __init__(self):
+            self.slots = []
+
+        def connect(self, slot):
+            self.slots.append(slot)
+
+        def disconnect(self, slot):
+            self.slots.remove(slot)
+
+    class Widget:
+        def __init__(self, marked):
+            self.editingFinished, self.textChanged = Signal(), Signal()
+            self._marked = marked
+
+        def property(self, name):
+            return self._marked if name == COMMIT_ON_EDITING_FINISHED else None
+
+    class Connector(CommitOnEditingFinished):
+        def __init__(self, widget):
+            self._widget = widget
+
+        def changed(self):
+            pass
+
+    widget = Widget(True)
+    connector = Connector(widget)
+    connector._connect()
+    assert widget.editingFinished.slots == [connector.changed] and widget.textChanged.slots == []
+    connector._disconnect()
+    assert widget.editingFinished.slots == []
+    assert commitsOnEditingFinished(Widget(True)) and not commitsOnEditingFinished(Widget(None))
+    assert not commitsOnEditingFinished(object())
+
+
+def test_panel_text_names_the_panel_controls_and_keeps_the_message():
+    from ragaliv.errors import RagalivInputError
+    from ragaliv_mrml.panel_text import accepted_checks, for_panel, panel_error
+
+    assert for_panel("if the value is right, add --accept weight.") == \
+        "if the value is right, add weight to the 'Accept checks' field."
+    assert for_panel("check the inputs; if they are right, confirm with --confirm-consistency.") == \
+        "check the inputs; if they are right, confirm with the 'Inputs checked — decide anyway' box."
+    assert for_panel("Give --iv-dose-mbq MBQ") == "Give the IV injected activity field of the \"SUV parameters\" panel"
+    assert for_panel("--sex M|F|O (CLI) or the sex field of the Slicer panel") == "the sex field of the Slicer panel"
+    error = panel_error(RagalivInputError("Weight 780 kg (--weight-kg) is implausible.", "add --accept weight"))
+    assert error.message == "Weight 780 kg (--weight-kg) is implausible." and error.hint == \
+        "add weight to the 'Accept checks' field"
+    assert accepted_checks(" Weight,  spect-time;weight ") == ("weight", "spect-time")
+    assert accepted_checks("") == ()
+    with pytest.raises(RagalivInputError, match="'Accept checks' field: Unknown check"):
+        accepted_checks("weigth")

@@ -1,5 +1,6 @@
 """RagalivLesionRatioLib refuses what ``ragaliv ratio`` refuses (second review of issue 10, O1/O4/O8/O10): PETs of
-different SUV normalisations or of two patients, a missing frame-of-reference warning, a decision left on screen
+different SUV normalisations (refused) or of two patients (NOT DETERMINED, as in the CLI), a missing
+frame-of-reference warning, a decision left on screen
 for deselected inputs, an empty segmentation left behind by a refused placement; and the export records what the
 PET nodes really are."""
 
@@ -78,17 +79,26 @@ def test_export_records_the_normalisation_of_the_pet_nodes_and_the_given_source(
 
 
 # --- O4: one patient, one frame of reference -------------------------------------------------------------------
-def test_pets_of_two_patients_are_refused(mrml_scene, synthetic_patient):
+def test_pets_of_two_patients_are_not_determined_until_confirmed(mrml_scene, synthetic_patient):
+    """The CLI's rule (one rule, ragaliv.checks.pair): two PatientIDs make the decision NOT DETERMINED; the panel's
+    confirm box decides; the numbers are computed either way."""
     logic, parameters = patient_scene(mrml_scene, synthetic_patient)
     assert logic.live_update(parameters).computed
     nodes.set_dicom_identity(parameters.ia_pet, "RGL-SYN-000", "1.2.3")
     nodes.set_dicom_identity(parameters.iv_pet, "SOMEONE-ELSE", "1.2.3")
-    with pytest.raises(RagalivInputError, match="patient 'RGL-SYN-000' but the IV PET to 'SOMEONE-ELSE'"):
-        logic.update(parameters)
-    status = logic.live_update(parameters)
-    assert not status.computed and _row_count(parameters) == 0
+    summary = logic.update(parameters).summary
+    assert summary.eligible is None and not summary.determined
+    assert summary.decision_text.startswith("NOT DETERMINED: The IA PET belongs to patient 'RGL-SYN-000' but the IV "
+                                            "PET to 'SOMEONE-ELSE'")
+    assert _decision(parameters) == summary.decision_text and _row_count(parameters) == 11
+    assert parameters.get_node("ratioTable").GetAttribute("Ragaliv.DecisionStatus") == "not determined"
+    parameters.set("confirmConsistency", True)
+    summary = logic.update(parameters).summary
+    assert summary.eligible is True and summary.consistency[0]["status"] == "confirmed by the user"
+    parameters.set("confirmConsistency", False)
     nodes.set_dicom_identity(parameters.iv_pet, "RGL-SYN-000", "1.2.3")
     analysis = logic.update(parameters)
+    assert analysis.summary.eligible is True and analysis.summary.consistency == []
     assert not any("frame of reference" in warning for warning in analysis.summary.warnings)
     assert "CHECK REGISTRATION" not in analysis.summary.decision_text
 
@@ -131,8 +141,8 @@ def test_identity_from_the_subject_hierarchy_of_a_dicom_loaded_series(mrml_scene
         series = hierarchy.CreateItem(study, node)
         hierarchy.SetItemAttribute(series, "DICOM.FrameOfReferenceUID", "1.2.840.1")
     assert nodes.dicom_identity(parameters.iv_pet) == ("PAT-B", "1.2.840.1")
-    with pytest.raises(RagalivInputError, match="'PAT-A' but the IV PET to 'PAT-B'"):
-        logic.update(parameters)
+    summary = logic.update(parameters).summary
+    assert summary.eligible is None and "'PAT-A' but the IV PET to 'PAT-B'" in summary.decision_text
     # An empty PatientID, for which Slicer makes up "Patient-<StudyInstanceUID>", is unknown, not a patient.
     patient = hierarchy.GetItemParent(hierarchy.GetItemParent(hierarchy.GetItemByDataNode(parameters.iv_pet)))
     hierarchy.SetItemAttribute(patient, "DICOM.PatientID", "Patient-1.9.2")

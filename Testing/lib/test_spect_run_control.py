@@ -31,10 +31,22 @@ def test_cancel_mid_analysis_keeps_the_previous_results(mrml_scene, synthetic_pa
 
     with pytest.raises(RunCancelled):
         logic.run(parameters, progress=steps.append, cancelled=cancel_after_tacs)
-    assert steps == ["reading the time points and VOIs", "measuring the VOI time-activity curves", "voxel dosimetry"]
+    fits = [f"fitting {segment.name}" for segment in synthetic_patient.spect_segments]
+    assert steps == ["reading the time points and VOIs", "measuring the VOI time-activity curves", *fits,
+                     "voxel dosimetry"]
     assert logic.result is first and table.GetTable().GetNumberOfRows() == before
     assert not logic.running
     assert logic.run(parameters).regions  # and a new run works
+
+
+def test_cancel_reacts_within_one_voi(mrml_scene, synthetic_patient):
+    """Cancel clicked while "Lesion 2" is fitted: the run stops before the next VOI (issue 10 follow-up)."""
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    steps = []
+    with pytest.raises(RunCancelled):
+        logic.run(parameters, progress=steps.append, cancelled=lambda: steps[-1] == "fitting Lesion 2")
+    assert steps[-2:] == ["fitting Lesion 1", "fitting Lesion 2"]
+    assert logic.result is None and parameters.get_node("resultsTable") is None
 
 
 def test_no_reentry_and_no_time_point_change_during_a_run(mrml_scene, synthetic_patient):
@@ -49,7 +61,8 @@ def test_no_reentry_and_no_time_point_change_during_a_run(mrml_scene, synthetic_
             refused.append(message)
 
     result = logic.run(parameters, progress=meanwhile)
-    assert len(refused) == 3 * 4 and len(result.regions) == len(synthetic_patient.spect_segments)
+    steps = 4 + len(synthetic_patient.spect_segments)  # read, TACs, one fit per VOI, voxel dosimetry, write
+    assert len(refused) == 3 * steps and len(result.regions) == len(synthetic_patient.spect_segments)
     assert len(logic.timepoints(parameters)) == len(synthetic_patient.spect)
     logic.remove_timepoint(0, parameters)  # allowed again once the run is over
     assert len(logic.timepoints(parameters)) == len(synthetic_patient.spect) - 1

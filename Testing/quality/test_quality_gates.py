@@ -233,3 +233,54 @@ def test_kernel_folder_placeholder_names_the_shipped_tables():
     placeholder = next(prop for prop in widget.findall("property") if prop.get("name") == "placeholderText")
     text = placeholder.find("string").text
     assert "tables shipped with Ragaliv" in text and "shared data" not in text
+
+
+# --- issue 8/9 wiring: the panels show the Lib's checks, checked statically ----------------------------------------
+def _rich_text_labels(module):
+    """Labels whose text the module sets as markup (escaped Lib text, <br>, <b>): they must be rich text in the .ui
+    (Qt's AutoText takes a line without a tag for plain text and would show "&#x27;" literally)."""
+    path = REPO / module / f"{module}.py"
+    text = path.read_text(encoding="utf-8")
+    labels = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = ast.get_source_segment(text, node.targets[0])
+            match = re.fullmatch(r"self\.ui\.(\w+Label)\.text", target or "")
+            value = ast.get_source_segment(text, node.value)
+            if match and any(markup in value for markup in ("html.escape", "<br>", "<b>")):
+                labels.add(match.group(1))
+    return labels
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_labels_showing_escaped_lib_text_are_rich_text(module):
+    root = ElementTree.parse(REPO / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    labels = _rich_text_labels(module)
+    assert labels, module
+    for name in labels:
+        widget = next(item for item in root.iter("widget") if item.get("name") == name)
+        formats = [prop.find("enum").text for prop in widget.findall("property") if prop.get("name") == "textFormat"]
+        assert formats == ["Qt::RichText"], (module, name, formats)
+
+
+def test_lesion_ratio_panel_passes_its_confirmations_to_the_lib():
+    module = "RagalivLesionRatio"
+    overrides = _function_source(module, "_overrides")
+    assert "accept=accepted_checks(self._parameterNode.acceptChecks)" in overrides and "accept=()" not in overrides
+    for slot in ("onLoadPet", "onReapplySuv"):
+        assert "panel_hints=True" in _function_source(module, slot), slot
+    assert "panel_hints = True" in _function_source(module, "lib")
+    status = _function_source(module, "_showStatus")
+    for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel"):
+        assert needed in status, needed
+    ui = ElementTree.parse(REPO / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    accept = next(item for item in ui.iter("widget") if item.get("name") == "acceptChecksLineEdit")
+    assert any(prop.get("name") == "RagalivCommitOnEditingFinished" for prop in accept.findall("property"))
+
+
+def test_spect_panel_shows_fit_notes_and_passes_acquisition_times():
+    module = "RagalivSpectDosimetry"
+    assert "self.logic.lib.fit_notes()" in _function_source(module, "onRun")
+    assert "acquisition_time=header_acquisition_time(header)" in _function_source(module, "onAddTimepoint")
+    assert "populationBrowseButton" in _function_source(module, "setup")
+    assert "panel_hints = True" in _function_source(module, "lib")

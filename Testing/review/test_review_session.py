@@ -123,6 +123,28 @@ def test_rule_changes_update_the_decision_and_a_bad_rule_is_refused(synthetic_pa
     assert session.parameters.get("threshold") == 4.0  # the refused value is not kept
     session.set_setting("metric", "suvmean")
     assert "SUVmean" in published["rule"] and published["lesion_ratio"] == pytest.approx(3.36, rel=1e-3)
+    assert published["decision_status"] == "determined" and published["consistency"] == []
+    session.set_setting("acceptChecks", "wieght")  # the Lib's confirmations are settings too, checked by the core
+    assert "Unknown check(s) to accept: wieght" in published["refusal"]
+    assert session.parameters.get("acceptChecks") == ""
+    session.set_setting("confirmConsistency", True)
+    assert published["confirm_consistency"] is True
+
+
+def test_not_determined_comes_through_and_the_confirmation_decides(synthetic_patient_dir, tmp_path, scheduler):
+    """The IA PET given as IV too: the Lib's consistency check (same series) makes the page's decision NOT
+    DETERMINED, as ``ragaliv ratio``; confirmed, it is decided, and the save records the confirmation."""
+    session, published = open_session(inputs_for(synthetic_patient_dir, "--iv", str(synthetic_patient_dir / "pet_ia"),
+                                                 "-o", tmp_path / "readings"), scheduler)
+    assert published["decision"].startswith("NOT DETERMINED: IA and IV are the same series")
+    assert published["eligible"] is None and published["decision_status"] == "not determined"
+    assert [item["check"] for item in published["consistency"]] == ["same-series"]
+    session.set_setting("confirmConsistency", True)
+    assert published["decision"].startswith("NOT eligible") and published["decision_status"] == "determined"
+    paths = session.save("A. Reader")
+    summary = json.loads(open(paths["summary"]).read())
+    assert summary["confirm_consistency"] is True and summary["decision"] == published["decision"]
+    assert json.loads(open(paths["provenance"]).read())["parameters"]["confirm_consistency"] is True
 
 
 def test_an_edit_reaches_the_table_once_the_debounce_timer_fires(synthetic_patient_dir, tmp_path, scheduler):
@@ -179,6 +201,9 @@ def test_save_needs_a_reader_and_writes_what_the_cli_writes_on_the_same_segments
     assert before <= saved_at <= datetime.datetime.now(datetime.timezone.utc)
     assert set(provenance["outputs"]) >= {"segmentation.seg.nrrd", "ratios.csv", "summary.json", "report.html"}
     assert provenance["parameters"]["source"] == "ragaliv review"
+    assert provenance["parameters"]["normalization"] == "bw"  # what the PET nodes were converted with
+    assert provenance["parameters"]["confirm_consistency"] is False and provenance["parameters"]["accept"] == []
+    assert "Reviewed by <b>Dr Ada Lovelace</b>" in open(paths["report"]).read()  # the reader pre-filled
     saved_segmentation = os.path.join(folder, "segmentation.seg.nrrd")
     summary, cli_rows = cli_ratio(synthetic_patient_dir, saved_segmentation, tmp_path / "cli")
     with open(paths["ratios"], newline="") as stream:

@@ -138,19 +138,11 @@ def check_ratio_inputs(ia: PetScan, iv: PetScan, settings: RatioSettings) -> lis
 REGISTRATION_CHECK = " - CHECK REGISTRATION (inputs in different frames of reference)"
 
 
-def check_pet_pair(summary: RatioSummary, patient_ids: dict[str, str], frames_of_reference: dict[str, str]) -> None:
-    """The IA/IV pair checks of ``analyse_pets`` and the Slicer module's Lib (one rule, two callers): refuse two
-    patients (``patient_ids``: "IA PET"/"IV PET" -> PatientID (0010,0020)); when the images in
-    ``frames_of_reference`` (name -> FrameOfReferenceUID (0020,0052)) are not in one frame, say so first in the
-    warnings and in the decision text. Empty identifiers are unknown and not compared."""
-    from ..errors import RagalivInputError
-
-    ia_patient, iv_patient = patient_ids.get("IA PET", ""), patient_ids.get("IV PET", "")
-    if ia_patient and iv_patient and ia_patient != iv_patient:
-        raise RagalivInputError(
-            f"The IA PET belongs to patient {ia_patient!r} but the IV PET to {iv_patient!r} (PatientID (0010,0020)).",
-            "Give the two PET series of the same patient.",
-        )
+def check_pet_pair(summary: RatioSummary, frames_of_reference: dict[str, str]) -> None:
+    """The frame-of-reference check of ``analyse_pets`` and the Slicer module's Lib (one rule, two callers): when
+    the images in ``frames_of_reference`` (name -> FrameOfReferenceUID (0020,0052)) are not in one frame, say so
+    first in the warnings and in the decision text. Empty identifiers are unknown and not compared. (The patients
+    are compared by :func:`check_ratio_inputs`: two PatientIDs make the decision NOT DETERMINED until confirmed.)"""
     known = {name: uid for name, uid in frames_of_reference.items() if uid}
     if len(set(known.values())) > 1:
         message = (
@@ -180,7 +172,7 @@ def analyse_pets(
     parameters = {"ia": ia_scan.parameters, "iv": iv_scan.parameters}
     analysis = analyse(segments, ia.suv, iv.suv, settings, parameters, findings)
     # The patients were compared by check_ratio_inputs (a consistency check); here only the frames of reference.
-    check_pet_pair(analysis.summary, {},
+    check_pet_pair(analysis.summary,
                    {"IA PET": getattr(ia, "frame_of_reference_uid", ""),
                     "IV PET": getattr(iv, "frame_of_reference_uid", ""),
                     "reference image": reference_frame_of_reference_uid})

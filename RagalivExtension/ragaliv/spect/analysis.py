@@ -105,6 +105,8 @@ def analyse_study(study: SpectStudy, progress: Progress = None) -> StudyResult:
 
     regions = []
     for segment, tac in zip(study.segments, tacs):
+        if progress:  # one call per VOI: a cancel (the module's progress dialog) takes effect within one fit
+            progress(f"fitting {segment.name}")
         mass = voi_mass(segment, reference_ct, study.mass_rel_uncertainty)
         fit, flags = fit_region(study, tac)
         region = RegionResult(segment.name, role_of(segment.name), study.model_for(segment.name), tac, mass,
