@@ -33,6 +33,8 @@ class ReviewInputs:
     threshold: float = 3.0
     output: str = os.path.join("out", "review")
     reader: str = ""
+    confirm_consistency: bool = False  # --confirm-consistency: decide although a consistency check failed
+    accept: tuple = ()  # --accept CHECK ids (ragaliv.checks.findings.CHECKS)
     parameters: Optional[dict] = None  # the command-line values, for the provenance sidecar
 
     @property
@@ -51,6 +53,7 @@ def _existing(path: Optional[str], flag: str) -> Optional[str]:
 
 def inputs_from_arguments(args: argparse.Namespace) -> ReviewInputs:
     """The reading's inputs from the parsed ``ragaliv review`` arguments (paths checked, SUV flags per scan)."""
+    from ragaliv.checks.findings import normalise_accept
     from ragaliv.cli import suv_flags  # the same per-scan SUV flags as `ragaliv ratio`
 
     chosen = {key: getattr(args, key) for key in PATIENT_FOLDER_FILES}
@@ -79,5 +82,7 @@ def inputs_from_arguments(args: argparse.Namespace) -> ReviewInputs:
         iv_overrides=suv_flags.overrides(values, "iv-"),
         normalization=args.normalization, metric=args.metric, aggregate=args.aggregate, threshold=args.threshold,
         output=args.output, reader=args.reader or "",
-        parameters={key: value for key, value in vars(args).items() if key != "handler"},
+        confirm_consistency=bool(getattr(args, "confirm_consistency", False)),
+        accept=tuple(normalise_accept(values.get("accept") or ())),  # unknown ids refused before loading
+        parameters={key: value for key, value in vars(args).items() if key not in ("handler", "command_module")},
     )

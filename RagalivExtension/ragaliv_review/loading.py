@@ -84,16 +84,13 @@ def _frames_warning(ia_pet, iv_pet, reference: Optional[str]) -> Optional[str]:
 
 def load_reading(scene, inputs: ReviewInputs, logic) -> LoadedReading:
     """Load ``inputs`` into ``scene`` and record them in the Lib's parameter node (``logic``: the Lib's
-    ``LesionRatioLogic`` on ``scene``). Refuses two PETs of different patients, as ``ragaliv ratio`` does."""
+    ``LesionRatioLogic`` on ``scene``). The IA/IV checks (two patients, same series ...) are the Lib's, as in
+    ``ragaliv ratio``: a failed one makes the decision NOT DETERMINED until confirmed."""
     lib = lesion_ratio_lib()
     parameters = logic.parameters()
     mri = _load_mri(scene, inputs.reference) if inputs.reference else None
     ia, ia_pet = _load_pet(lib, scene, inputs.ia, "IA PET", inputs.ia_overrides, inputs.normalization, "ia-")
     iv, iv_pet = _load_pet(lib, scene, inputs.iv, "IV PET", inputs.iv_overrides, inputs.normalization, "iv-")
-    if ia_pet.patient_id and iv_pet.patient_id and ia_pet.patient_id != iv_pet.patient_id:
-        raise RagalivInputError(
-            f"The IA PET belongs to patient {ia_pet.patient_id!r} but the IV PET to {iv_pet.patient_id!r} "
-            "(PatientID (0010,0020)).", "Give the two PET series of the same patient.")
     warnings = [f"IA PET: {text}" for text in ia_pet.parameters.warnings]
     warnings += [f"IV PET: {text}" for text in iv_pet.parameters.warnings]
     frames = _frames_warning(ia_pet, iv_pet, inputs.reference)
@@ -104,6 +101,8 @@ def load_reading(scene, inputs: ReviewInputs, logic) -> LoadedReading:
             parameters.set_node(role, node)
     for name in ("metric", "aggregate", "threshold", "normalization"):
         parameters.set(name, getattr(inputs, name))
+    parameters.set("confirmConsistency", bool(inputs.confirm_consistency))
+    parameters.set("acceptChecks", ", ".join(inputs.accept))
     segmentation = logic.ensure_segmentation(parameters)
     segmentation.SetName(SEGMENTATION_NAME)
     if inputs.segmentation:

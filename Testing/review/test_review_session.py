@@ -147,6 +147,20 @@ def test_not_determined_comes_through_and_the_confirmation_decides(synthetic_pat
     assert json.loads(open(paths["provenance"]).read())["parameters"]["confirm_consistency"] is True
 
 
+def test_the_confirmation_and_accepted_checks_can_be_given_on_the_command_line(synthetic_patient_dir, tmp_path,
+                                                                              scheduler):
+    """``ragaliv review --confirm-consistency --accept weight`` starts the reading confirmed, as ``ragaliv ratio``
+    with the same flags decides; an unknown check id is refused like the CLI's."""
+    same = ("--iv", str(synthetic_patient_dir / "pet_ia"), "-o", tmp_path / "readings")
+    _session, published = open_session(inputs_for(synthetic_patient_dir, *same, "--confirm-consistency",
+                                                  "--accept", "weight"), scheduler)
+    assert published["decision_status"] == "determined" and published["confirm_consistency"] is True
+    assert published["accepted_checks"] == ["weight"]
+    assert published["decision"].startswith("NOT eligible")
+    with pytest.raises(RagalivInputError, match="wieght"):
+        inputs_for(synthetic_patient_dir, *same, "--accept", "wieght")
+
+
 def test_an_edit_reaches_the_table_once_the_debounce_timer_fires(synthetic_patient_dir, tmp_path, scheduler):
     session, published = open_session(inputs_for(synthetic_patient_dir, "--no-segmentation", "-o", tmp_path),
                                       scheduler)

@@ -164,6 +164,10 @@ def _review(commands) -> None:
     review.add_argument("--port", type=int, default=REVIEW_PORT, help=f"port (default {REVIEW_PORT})")
     add_suv_flags(review, "ia-", "IA")
     add_suv_flags(review, "iv-", "IV")
+    add_accept_flag(review)
+    review.add_argument("--confirm-consistency", action="store_true",
+                        help="decide although an IA/IV consistency check failed (as `ragaliv ratio`; also in the "
+                             "page's settings); recorded in the saved reading")
     review.set_defaults(command_module="review")
 
 
