@@ -54,3 +54,13 @@ def test_three_points_with_an_uptake_phase_use_the_uptake_model_as_remedy():
     assert any("uptake phase shows in the data" in w for w in fit.warnings)
     assert any("calibration only" in f for f in fit.flags)  # N = K: exact fit, no fit uncertainty
     assert fit.tia_rel_uncertainty == pytest.approx(0.05)
+
+
+def test_two_points_on_the_uptake_limb_are_not_passed_off_as_sound():
+    """4 h + 72 h cannot show the uptake phase: the mono TIA is high (here by ~40 %), and the result says so and
+    points to the population prior (the method for reduced studies)."""
+    activity, true_tia = uptake_curve(2.0)
+    fit = fit_tac(TIMES_H[[0, 2]], activity[[0, 2]], model="auto")
+    assert fit.model == "mono" and fit.tia_mbq_h > 1.3 * true_tia
+    assert any("2 time points cannot show an uptake phase" in text and "population prior" in text
+               for text in fit.warnings)

@@ -298,6 +298,13 @@ def _auto_few_points(data: _Data) -> TacFit:
         f"{data.n} time points: model 'auto' uses mono without AICc selection "
         "(AICc needs N >= K + 2 = 4 points for mono)."
     ]
+    if data.n == 2:
+        warnings.append(
+            f"2 time points cannot show an uptake phase: if the {data.time_h[0]:g} h point is still on the uptake "
+            "limb, the mono-exponential over-estimates the TIA (by about half for a 4 h point and a 2-3 h uptake "
+            "half-time). For reduced studies use the population prior (ragaliv population; population.json in "
+            "the SpectDosimetry module)."
+        )
     assessed = _assess(data, "mono", check_rising_tail=True)
     candidate = _candidate(assessed, acceptable=assessed.unusable is None and not assessed.flags)
     if assessed.unusable is not None:
