@@ -301,7 +301,7 @@ def _auto_few_points(data: _Data) -> TacFit:
     if data.n == 2:
         warnings.append(
             f"2 time points cannot show an uptake phase: if the {data.time_h[0]:g} h point is still on the uptake "
-            "limb, the mono-exponential over-estimates the TIA (by about half for a 4 h point and a 2-3 h uptake "
+            "limb, the mono-exponential over-estimates the TIA (by 15-60 % for a 4 h point and a 2-3 h uptake "
             "half-time). For reduced studies use the population prior (ragaliv population; population.json in "
             "the SpectDosimetry module)."
         )
