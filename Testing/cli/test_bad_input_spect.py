@@ -161,6 +161,34 @@ def test_tac_refuses_unit_slips_and_impossible_tiac(tmp_path, capsys, administer
     assert_refused(result, *texts, output=output)
 
 
+def test_tac_times_typed_in_days_are_refused_and_can_be_accepted(tmp_path, capsys):
+    """4, 24, 72, 168 h typed as days (0.17, 1, 3, 7): the TIA would be ~24x small; refused before any fit."""
+    days = "region,time_h,activity_mbq\nKidney,0.17,30\nKidney,1,35\nKidney,3,12\nKidney,7,9\n"
+    output = tmp_path / "out"
+    result = run(capsys, "tac", _tacs(tmp_path, text=days), "--administered-mbq", "7400", "-o", output)
+    assert_refused(result, "region Kidney: the last time point is at 7 h", "typed in days", "--accept tac-time",
+                   output=output)
+    code, _, err = run(capsys, "tac", _tacs(tmp_path, text=days), "--administered-mbq", "7400", "-o", output,
+                       "--accept", "tac-time")
+    assert code == 0, err
+    document = json.loads((output / "tac_fits.json").read_text(encoding="utf-8"))
+    assert document["accepted_checks"] == ["tac-time"] and any("7 h" in text for text in document["warnings"])
+
+
+def test_study_hours_typed_in_days_are_refused(study_writer, tmp_path, capsys):
+    def in_days(document):  # the protocol's 4, 24, 72, 168 h typed as days
+        for point, days in zip(document["timepoints"], (0.17, 1.0, 3.0, 7.0)):
+            point.pop("time", None)
+            point["hours"] = days
+    study = study_writer(tmp_path / "in", in_days)
+    output = tmp_path / "out"
+    result = run(capsys, "dosimetry", study, "-o", output)
+    code, _, err = result
+    assert code == 2 and "Traceback" not in err, err
+    assert "7 h" in err or "'hours' gives" in err, err  # the days, or their disagreement with the header
+    assert files_in(output) == []
+
+
 def test_tac_warns_and_prints_fit_flags_on_the_console(tmp_path, capsys):
     output = tmp_path / "out"
     code, _, err = run(capsys, "tac", _tacs(tmp_path), "--administered-mbq", "2000", "-o", output)

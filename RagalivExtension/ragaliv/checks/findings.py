@@ -39,6 +39,7 @@ PLAUSIBILITY_CHECKS = {
     "spect-time": "STUDY.json time/hours against the SPECT header acquisition time",
     "spect-activity": "activity in each SPECT against the decayed administered activity",
     "tac-activity": "VOI/region activity against the decayed administered activity",
+    "tac-time": "TAC times in hours (a last point before 20 h means days were typed)",
     "tiac": "time-integrated activity coefficient against its physical maximum (1/lambda of 177Lu)",
 }
 CONSISTENCY_CHECKS = {

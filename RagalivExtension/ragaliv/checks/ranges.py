@@ -118,6 +118,11 @@ SPECT_FRACTION_LOW_WARN = 0.05
 SPECT_TIME_TOLERANCE_H = 0.5
 SPECT_TIME_TOLERANCE_REL = 0.05
 
+# A 177Lu TAC whose last point is before 20 h was entered in days (4, 24, 72, 168 h typed as 0.17, 1, 3, 7):
+# the trial protocol samples up to 168 h (GUIDE §4 "Kinetics"), and no multi-point 177Lu study ends within the
+# first day; the TIA would come out ~24x small (local rule).
+TAC_LAST_TIME_MIN_H = 20.0
+
 # --- IA/IV pair --------------------------------------------------------------------------------------------
 # The SUVbw ratio scales with W_IA/W_IV; the two scans are days to weeks apart (Kratochwil 2010: within 4
 # weeks). Weights agreeing within 10 % and heights within 3 % (~5 cm) are one patient measured twice; pounds

@@ -31,6 +31,7 @@ from .ranges import (
     SPECT_FRACTION_WARN,
     SPECT_TIME_TOLERANCE_H,
     SPECT_TIME_TOLERANCE_REL,
+    TAC_LAST_TIME_MIN_H,
 )
 
 STUDY_FIX = "Set 'administered_mbq' in STUDY.json to the administered activity in MBq (7.4 GBq = 7400)"
@@ -126,6 +127,18 @@ def tac_findings(region: str, times_h: Sequence[float], activity_mbq: Sequence[O
         "Give the administered activity and the activities in MBq; if they are right, add --accept tac-activity.")]
 
 
+def tac_time_finding(region: str, times_h: Sequence[float], where: str = "") -> Optional[Finding]:
+    """REFUSE a TAC of two or more points that ends before 20 h: its times were typed in days, not hours."""
+    finite = [t for t in times_h if t is not None and math.isfinite(t)]
+    if len(finite) < 2 or max(finite) >= TAC_LAST_TIME_MIN_H:
+        return None
+    return Finding(
+        "tac-time", REFUSE,
+        f"{where}{region}: the last time point is at {max(finite):g} h; a 177Lu time-activity curve reaches days "
+        "(4, 24, 72, 168 h in the protocol): were the times typed in days?",
+        "Give time_h in hours after the administration; if they are right, add --accept tac-time.")
+
+
 def tiac_finding(region: str, tiac_h: Optional[float], where: str = "") -> Optional[Finding]:
     """TIAC (h) against 1/lambda of 177Lu (230 h): refused above +10 %, warned above 1/lambda."""
     if tiac_h is None or not math.isfinite(tiac_h) or tiac_h <= LU177_MEAN_LIFE_H:
@@ -147,6 +160,9 @@ def study_findings(study: Any) -> list[Finding]:
     if finding is not None:
         findings.append(finding)
     findings.extend(fraction_findings(study_totals(study), study.administered_mbq, study.half_life_h))
+    time_finding = tac_time_finding("time points", [point.time_h for point in study.timepoints], "study ")
+    if time_finding is not None:
+        findings.append(time_finding)
     return findings
 
 

@@ -144,7 +144,7 @@ def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "a
     decayed administered activity, no TIAC exceeds 1/lambda of 177Lu (:mod:`ragaliv.checks.spect`)."""
     from ..checks.findings import apply_findings, normalise_accept
     from ..checks.outputs import check_output_folder, clear_previous_outputs
-    from ..checks.spect import administered_finding, tac_findings, tiac_finding
+    from ..checks.spect import administered_finding, tac_findings, tac_time_finding, tiac_finding
     from ..kinetics import fit_tac
     from ..report.provenance import write_provenance
     from ..spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
@@ -163,6 +163,7 @@ def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "a
     apply_findings([f for f in findings if f is not None], accepted)  # a unit slip stops here, before any fit
     tacs = read_tacs_csv(tacs_csv)
     for tac in tacs:
+        findings.append(tac_time_finding(tac.region, tac.time_h, f"{tacs_csv}: region "))
         findings.extend(tac_findings(tac.region, tac.time_h, tac.activity_mbq, administered,
                                      where=f"{tacs_csv}: region "))
     fits = []
