@@ -108,11 +108,26 @@ def pair_findings(ia: PetScan, iv: PetScan) -> list[Finding]:
     return findings
 
 
+SAME_PIXELS_SAMPLE_STRIDE = 997  # a prime: the sample is spread over every slice, row and column
+
+
 def same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
-    """Same shape and b = c · a for one constant c (the same data with another dose or slope)."""
+    """Same shape and b = c · a for one constant c (the same data with another dose or slope).
+
+    A sample of every 997th voxel is compared first: two different acquisitions almost always differ there,
+    which saves the full comparison (a third of a second on two 11-million-voxel PETs); a sample that agrees is
+    confirmed on every voxel, so the answer is exact either way."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         return False
+    if a.size > 100 * SAME_PIXELS_SAMPLE_STRIDE and not _proportional(
+        a.reshape(-1)[::SAME_PIXELS_SAMPLE_STRIDE], b.reshape(-1)[::SAME_PIXELS_SAMPLE_STRIDE]
+    ):
+        return False
+    return _proportional(a, b)
+
+
+def _proportional(a: np.ndarray, b: np.ndarray) -> bool:
     finite = np.isfinite(a) & np.isfinite(b)
     if not np.array_equal(finite, np.isfinite(a)) or not finite.any():
         return False

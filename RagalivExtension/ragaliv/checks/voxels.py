@@ -25,8 +25,9 @@ def activity_fraction(suv: Any, normalizer: Optional[float]) -> Optional[tuple[f
     if not finite.any():
         return None
     voxel_ml = float(suv.geometry.voxel_volume_ml)
-    total = float(np.sum(values[finite], dtype=np.float64))
-    hottest = float(np.max(values[finite]))
+    # where= instead of values[finite]: no copy of a whole-body image
+    total = float(np.sum(values, dtype=np.float64, where=finite))
+    hottest = float(np.max(values, where=finite, initial=-np.inf))
     return total * voxel_ml / normalizer, hottest * voxel_ml / normalizer, hottest
 
 
