@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import RagalivInputError
+from ..io.csv_table import csv_number, read_csv_table
 from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("patient", "region", "time_h", "activity_mbq", "administered_mbq")
@@ -52,64 +53,11 @@ class CsvPatientTac:
                              [self.activity_mbq[i] for i in order], [self.lines[i] for i in order])
 
 
-def _number(text: str, column: str, line: int, path: str) -> float:
-    value = (text or "").strip()
-    if not value:
-        raise RagalivInputError(f"{path} line {line}: {column} is empty.", f"Give a number in column {column}.")
-    try:
-        number = float(value)
-    except ValueError:
-        raise RagalivInputError(
-            f"{path} line {line}: {column} {value!r} is not a number.",
-            "Use plain numbers with a decimal point (e.g. 12.5), no units.",
-        ) from None
-    if not math.isfinite(number):
-        raise RagalivInputError(f"{path} line {line}: {column} is {value}.", "Give a finite number.")
-    return number
-
-
-def _rows(path: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    if not os.path.isfile(path):
-        raise RagalivInputError(f"TAC file not found: {path}", "Check the TACS.csv path.")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.reader(stream))
-    except UnicodeDecodeError:
-        raise RagalivInputError(f"{path} is not UTF-8 text.", "Save the CSV as UTF-8.") from None
-    except csv.Error as error:
-        raise RagalivInputError(f"{path} is not a valid CSV file: {error}.") from None
-    start = next((i for i, row in enumerate(rows) if row and "".join(row).strip()), None)
-    if start is None:
-        raise RagalivInputError(f"{path} is empty.", f"Write a header '{','.join(REQUIRED_COLUMNS)}' and one row per "
-                                "point.")
-    header = [name.strip().lower() for name in rows[start]]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise RagalivInputError(
-            f"{path}: missing column(s) {', '.join(missing)} in the header (line {start + 1}: "
-            f"{','.join(rows[start])}).",
-            f"The header must name {','.join(REQUIRED_COLUMNS)}.",
-        )
-    duplicated = sorted({name for name in header if name and header.count(name) > 1})
-    if duplicated:
-        raise RagalivInputError(f"{path}: column(s) {', '.join(duplicated)} appear twice in the header.",
-                                "Keep one column of each name.")
-    data = []
-    for line, row in enumerate(rows[start + 1:], start=start + 2):
-        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
-            continue
-        if len(row) > len(header):
-            raise RagalivInputError(f"{path} line {line}: {len(row)} fields but the header has {len(header)}.",
-                                    "Quote patient or region names that contain commas.")
-        data.append((line, row + [""] * (len(header) - len(row))))
-    if not data:
-        raise RagalivInputError(f"{path} has a header but no data rows.", "Add one row per patient, region and time.")
-    return header, data
-
-
 def read_population_csv(path: str) -> list[CsvPatientTac]:
     """Patient-region curves in order of first appearance; every error names the line and the fix."""
-    header, data = _rows(path)
+    header, data = read_csv_table(
+        path, REQUIRED_COLUMNS, f"The header must name {','.join(REQUIRED_COLUMNS)}.",
+        "Quote patient or region names that contain commas.", "Add one row per patient, region and time.")
     index = {name: header.index(name) for name in REQUIRED_COLUMNS}
     curves: dict[tuple[str, str], CsvPatientTac] = {}
     administered_by_patient: dict[str, tuple[float, int]] = {}
@@ -119,9 +67,9 @@ def read_population_csv(path: str) -> list[CsvPatientTac]:
             raise RagalivInputError(f"{path} line {line}: patient is empty.", "Name the patient of every point.")
         if not region:
             raise RagalivInputError(f"{path} line {line}: region is empty.", "Name the region of every point.")
-        time_h = _number(row[index["time_h"]], "time_h", line, path)
-        activity = _number(row[index["activity_mbq"]], "activity_mbq", line, path)
-        administered = _number(row[index["administered_mbq"]], "administered_mbq", line, path)
+        time_h = csv_number(row[index["time_h"]], "time_h", line, path)
+        activity = csv_number(row[index["activity_mbq"]], "activity_mbq", line, path)
+        administered = csv_number(row[index["administered_mbq"]], "administered_mbq", line, path)
         if time_h <= 0.0:
             raise RagalivInputError(
                 f"{path} line {line}: time_h = {time_h:g} h is not after the administration.",
@@ -184,8 +132,8 @@ def collect_dosimetry_tacs(folders) -> list[CsvPatientTac]:
             if not activity:
                 continue
             curve = by_region.setdefault(row["region"], CsvPatientTac(str(patient), row["region"], administered))
-            curve.time_h.append(_number(row.get("time_h", ""), "time_h", line, tac_path))
-            curve.activity_mbq.append(_number(activity, "activity_mbq", line, tac_path))
+            curve.time_h.append(csv_number(row.get("time_h", ""), "time_h", line, tac_path))
+            curve.activity_mbq.append(csv_number(activity, "activity_mbq", line, tac_path))
             curve.lines.append(line)
         curves.extend(curve.sorted() for curve in by_region.values())
     return curves

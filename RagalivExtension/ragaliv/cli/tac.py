@@ -7,7 +7,6 @@ point nearest 96 h (Hänscheid). Outputs: ``tia.csv`` (first columns ``region,mo
 tia_rel_uncertainty,effective_half_life_h``), ``tac_fits.json``, ``tac.png`` and ``provenance.json``.
 """
 
-import csv
 import math
 import os
 import sys
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import RagalivInputError
+from ..io.csv_table import csv_number, read_csv_table
 from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("region", "time_h", "activity_mbq")
@@ -55,71 +55,22 @@ class CsvTac:
         return [float(s) for s in self.sigma_mbq]
 
 
-def _number(text: str, column: str, line: int, path: str, optional: bool = False) -> Optional[float]:
-    value = (text or "").strip()
-    if not value:
-        if optional:
-            return None
-        raise RagalivInputError(f"{path} line {line}: {column} is empty.", f"Give a number in column {column}.")
-    try:
-        number = float(value)
-    except ValueError:
-        raise RagalivInputError(
-            f"{path} line {line}: {column} {value!r} is not a number.",
-            "Use plain numbers with a decimal point (e.g. 12.5), no units.",
-        ) from None
-    if not math.isfinite(number):
-        raise RagalivInputError(f"{path} line {line}: {column} is {value}.", "Give a finite number.")
-    return number
-
-
 def read_tacs_csv(path: str) -> list[CsvTac]:
     """Regions in order of first appearance; errors name the line and column."""
-    if not os.path.isfile(path):
-        raise RagalivInputError(f"TAC file not found: {path}", "Check the TACS.csv path.")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.reader(stream))
-    except UnicodeDecodeError:
-        raise RagalivInputError(f"{path} is not UTF-8 text.", "Save the CSV as UTF-8.") from None
-    except csv.Error as error:
-        raise RagalivInputError(f"{path} is not a valid CSV file: {error}.") from None
-    start = next((i for i, row in enumerate(rows) if row and "".join(row).strip()), None)
-    if start is None:
-        raise RagalivInputError(
-            f"{path} is empty.", "Write a header 'region,time_h,activity_mbq' and one row per point."
-        )
-    header = [name.strip().lower() for name in rows[start]]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise RagalivInputError(
-            f"{path}: missing column(s) {', '.join(missing)} in the header (line {start + 1}: "
-            f"{','.join(rows[start])}).",
-            "The header must name region,time_h,activity_mbq (and optionally sigma_mbq).",
-        )
-    duplicated = sorted({name for name in header if name and header.count(name) > 1})
-    if duplicated:
-        raise RagalivInputError(f"{path}: column(s) {', '.join(duplicated)} appear twice in the header.")
+    header, data = read_csv_table(path, REQUIRED_COLUMNS,
+                                  "The header must name region,time_h,activity_mbq (and optionally sigma_mbq).",
+                                  "Quote region names that contain commas.")
     index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     regions: dict[str, CsvTac] = {}
-    for offset, row in enumerate(rows[start + 1 :], start=start + 2):
-        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
-            continue
-        if len(row) < len(header):
-            row = row + [""] * (len(header) - len(row))
-        elif len(row) > len(header):
-            raise RagalivInputError(
-                f"{path} line {offset}: {len(row)} fields but the header has {len(header)}.",
-                "Quote region names that contain commas.",
-            )
+    for offset, row in data:
         region = row[index["region"]].strip()
         if not region:
             raise RagalivInputError(f"{path} line {offset}: region is empty.", "Name the region of every point.")
-        time_h = _number(row[index["time_h"]], "time_h", offset, path)
-        activity = _number(row[index["activity_mbq"]], "activity_mbq", offset, path)
+        time_h = csv_number(row[index["time_h"]], "time_h", offset, path)
+        activity = csv_number(row[index["activity_mbq"]], "activity_mbq", offset, path)
         sigma = None
         if "sigma_mbq" in index:
-            sigma = _number(row[index["sigma_mbq"]], "sigma_mbq", offset, path, optional=True)
+            sigma = csv_number(row[index["sigma_mbq"]], "sigma_mbq", offset, path, optional=True)
         tac = regions.setdefault(region, CsvTac(region))
         if time_h in tac.time_h:
             first = tac.lines[tac.time_h.index(time_h)]
