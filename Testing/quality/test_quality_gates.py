@@ -271,8 +271,14 @@ def test_lesion_ratio_panel_passes_its_confirmations_to_the_lib():
         assert "panel_hints=True" in _function_source(module, slot), slot
     assert "panel_hints = True" in _function_source(module, "lib")
     status = _function_source(module, "_showStatus")
-    for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel"):
+    for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel",
+                   "status.confirmation_notes"):
         assert needed in status, needed
+    # N1 (third review): a scene loaded into this one brings confirmations given for other inputs: withdrawn,
+    # whether or not the module is shown (before the isEntered branch).
+    imported = _function_source(module, "onSceneEndImport")
+    assert "self.logic.lib.withdraw_confirmations()" in imported
+    assert imported.index("withdraw_confirmations()") < imported.index("self.parent.isEntered")
     ui = ElementTree.parse(REPO / module / "Resources" / "UI" / f"{module}.ui").getroot()
     accept = next(item for item in ui.iter("widget") if item.get("name") == "acceptChecksLineEdit")
     assert any(prop.get("name") == "RagalivCommitOnEditingFinished" for prop in accept.findall("property"))
