@@ -93,7 +93,8 @@ class RagalivLesionRatioParameterNode:
     contourPercent: Annotated[float, WithinRange(5.0, 95.0)] = 40.0
     contourRadiusMm: Annotated[float, WithinRange(5.0, 100.0)] = 25.0
     # "Inputs checked — decide anyway" (ragaliv ratio --confirm-consistency) and "Accept checks" (--accept ids):
-    # read by the Lib, recorded in the exports.
+    # read by the Lib, recorded in the exports. The Lib binds each to the failed checks shown and the IA/IV pair
+    # when it was given (its own "consistencyConfirmations" parameter) and un-ticks it (removes the id) for others.
     confirmConsistency: bool = False
     acceptChecks: str = ""
 
@@ -230,7 +231,9 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             self.ui.segmentEditorWidget.updateWidgetFromMRML()
 
     def onSceneEndImport(self, caller, event) -> None:
-        """A scene loaded into this one may bring this module's parameter and editor nodes (SegmentEditor.py)."""
+        """A scene loaded into this one may bring this module's parameter and editor nodes (SegmentEditor.py), and
+        with them confirmations given for other inputs or in another session: withdrawn (the box un-ticked)."""
+        self.logic.lib.withdraw_confirmations()
         if self.parent.isEntered:
             self._selectSegmentEditorNode()
             self.setParameterNode(None)  # the imported singleton node's values replace the current ones
@@ -338,6 +341,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             lines.append(text)
         if status.confirm_hint:
             lines.append(f"<b>{html.escape(status.confirm_hint)}</b>")
+        # A confirmation withdrawn by this update (another PET pair, a new failed check): why the box is un-ticked.
+        lines.extend(f"<b>⚠ {html.escape(note)}</b>" for note in status.confirmation_notes)
         self.ui.consistencyLabel.text = "<br>".join(lines)
         self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in status.warnings)
         table = self._parameterNode.ratioTable if self._parameterNode else None
@@ -634,7 +639,10 @@ class RagalivLesionRatioTest(ScriptedLoadableModuleTest):
         self.assertIsNone(logic.lib.update().summary.eligible)
         parameterNode.confirmConsistency = True
         self.assertEqual(logic.lib.update().summary.eligible, truth["ratio"]["eligible"])
-        parameterNode.confirmConsistency = False
+        self.delayDisplay("The confirmation covers that pair only: a third patient is NOT DETERMINED, box un-ticked")
+        nodes.set_dicom_identity(iv, "A-THIRD-PATIENT", frame)
+        self.assertIsNone(logic.lib.update().summary.eligible)
+        self.assertFalse(parameterNode.confirmConsistency)
         nodes.set_dicom_identity(iv, patientId, frame)
 
         self.delayDisplay("Editing Lesion 2 through MRML: only its row changes")

@@ -140,12 +140,16 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self._requestCancel()  # a run in progress stops before writing into the closing scene
         self.logic.lib.reset()  # its result belongs to the closing scene (perhaps another patient)
         self.setParameterNode(None)
+        # Its messages too: the next scene's are read from its own results table (onParameterNodeModified).
+        self.ui.statusLabel.text = ""
+        self._showResultMessages(None)
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
             self.initializeParameterNode()
 
     def onSceneEndImport(self, caller, event) -> None:
+        self.ui.statusLabel.text = ""  # the results shown may now be the imported scene's
         if self.parent.isEntered:
             self.setParameterNode(None)  # the imported singleton node's values replace the current ones
             self.initializeParameterNode()
@@ -194,20 +198,34 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         self.ui.exportButton.enabled = node.resultsTable is not None
         self.ui.reportButton.enabled = node.resultsTable is not None
         self.ui.showDoseMapButton.enabled = node.doseMap is not None
+        self._showResultMessages(node.resultsTable)
+
+    def _showResultMessages(self, resultsTable) -> None:
+        """The warnings and fit notes of the results table shown, as the Lib stored them on it (a scene loaded from
+        file shows its own), or none without a table: never those of an earlier scene or run."""
+        from RagalivSpectDosimetryLib import result_messages
+
+        warnings, notes = result_messages(resultsTable)
+        # Rich-text labels: "CV < 50 %" in a kinetics warning would open a tag and hide the rest unless escaped.
+        self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in warnings)
+        # Fit-quality flags (warnings) and fit notes, as `ragaliv dosimetry` prints them on the console.
+        self.ui.fitNotesLabel.text = "<br>".join(
+            f"{'⚠' if note.startswith('fit flag') else 'ⓘ'} {html.escape(note)}" for note in notes)
 
     # --- time points ------------------------------------------------------------------------------------
-    def _dicomHeader(self, volumeNode):
-        """The first DICOM header of a volume loaded through Slicer's DICOM module, or None."""
+    def _dicomHeaders(self, volumeNode) -> list:
+        """The DICOM headers of a volume loaded through Slicer's DICOM module (the first file's whole header, the
+        time tags of every other file: RagalivSpectDosimetryLib.header_prefill.read_headers), or []."""
         uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
         database = dicomDatabase()  # None when the DICOM module is disabled or its database is not open
         if not uids or database is None:
-            return None
-        path = database.fileForInstance(uids[0])
-        if not path:
-            return None
-        import pydicom
+            return []
+        paths = [database.fileForInstance(uid) for uid in uids]
+        if not paths[0]:
+            return []
+        from RagalivSpectDosimetryLib.header_prefill import read_headers
 
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        return read_headers([path for path in paths if path])
 
     def onSpectSelected(self, volumeNode) -> None:
         """Fill units, time, injection and activity from the DICOM header: only fields still empty, each value
@@ -215,12 +233,13 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
         node = self._parameterNode
         if volumeNode is None or node is None:
             return
-        header = self._dicomHeader(volumeNode)
-        if header is None:
+        headers = self._dicomHeaders(volumeNode)
+        if not headers:
             return
         from RagalivSpectDosimetryLib.header_prefill import prefill_from_header
 
-        prefill = prefill_from_header(header, node.injectionTime, node.administeredMbq)
+        # Times read as `ragaliv dosimetry` reads them (ragaliv.spect.loading.acquisition_time).
+        prefill = prefill_from_header(headers, node.injectionTime, node.administeredMbq)
         self.ui.unitsComboBox.currentText = prefill.units
         if prefill.injection_time is not None:
             node.injectionTime = prefill.injection_time
@@ -238,14 +257,16 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
             counts = self.ui.unitsComboBox.currentText == "counts"
             spect = self.ui.spectSelector.currentNode()
-            header = self._dicomHeader(spect) if spect is not None else None
+            headers = self._dicomHeaders(spect) if spect is not None else []
+            # the run compares the hours entered with the SPECT's DICOM acquisition time (spect-time check), read
+            # by the rule of ragaliv dosimetry, and names the tags it came from
+            acquisitionTime, acquisitionSource = header_acquisition_time(headers)
             self.logic.lib.add_timepoint(
                 spect, self.ui.ctSelector.currentNode(), self.ui.timeSpinBox.value,
                 self.ui.unitsComboBox.currentText,
                 self.ui.calibrationSpinBox.value if counts and self.ui.calibrationSpinBox.value > 0 else None,
                 self.ui.durationSpinBox.value if counts and self.ui.durationSpinBox.value > 0 else None,
-                # the run compares the hours entered with the SPECT's DICOM acquisition time (spect-time check)
-                acquisition_time=header_acquisition_time(header) if header is not None else None,
+                acquisition_time=acquisitionTime, acquisition_source=acquisitionSource,
             )
             self.onParameterNodeModified()
 
@@ -300,12 +321,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
             progressDialog.deleteLater()
             self.onParameterNodeModified()
         if result is not None:
-            # A rich-text label: "CV < 50 %" in a kinetics warning would open a tag and hide the rest unless escaped.
-            self.ui.warningsLabel.text = "<br>".join(f"⚠ {html.escape(warning)}" for warning in result.warnings)
-            # Fit-quality flags (warnings) and fit notes, as `ragaliv dosimetry` prints them on the console.
-            self.ui.fitNotesLabel.text = "<br>".join(
-                f"{'⚠' if note.startswith('fit flag') else 'ⓘ'} {html.escape(note)}"
-                for note in self.logic.lib.fit_notes())
+            # The warnings and fit notes were shown from the results table by onParameterNodeModified above.
             status = _("{count} VOIs, {points} time points").format(count=len(result.regions),
                                                                   points=len(result.timepoints))
             population = self.logic.lib.population

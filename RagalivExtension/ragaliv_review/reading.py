@@ -49,6 +49,9 @@ class ReadingSession:
         self._timer = None
         self.update_count = 0
         self.live = lesion_ratio_lib().LiveRatioUpdater(self._update, self._schedule)
+        # --confirm-consistency / --accept came with these inputs (as ragaliv ratio takes them for one invocation):
+        # the first decision binds them to its failed checks; one that fails later withdraws them (the Lib's rule).
+        self.logic.confirmations_given_with_inputs()
         self.live.observe(self.parameters.segmentation, [self.parameters.ia_pet, self.parameters.iv_pet])
 
     # --- live table ------------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ cache, not the event, decides what changed (GUIDE §3).
 The input checks are those of ``ragaliv ratio`` (``check_ratio_inputs`` on the IA/IV :class:`PetScan` pair, then
 ``summarise`` with their findings): refusals raise, failed consistency checks make the decision NOT DETERMINED
 until the panel's "Inputs checked — decide anyway" (``confirm_consistency``) or the check's id in "Accept checks"
-confirms it. They read whole images, so their outcome is cached with what they read (the SUV voxels' MTime and
-geometry, the SUV parameters and identities stored on the PET nodes, the accepted checks): a segment edit does
-not re-run them.
+confirms it. A confirmation covers only what it was given for (:mod:`.confirmation`): the failed checks shown then
+and that IA/IV pair; a new failed check or another pair withdraws it (the box is un-ticked) and the decision is NOT
+DETERMINED again. The checks read whole images, so their outcome is cached with what they read (the SUV voxels'
+MTime and geometry, the SUV parameters and identities stored on the PET nodes, the accepted checks): a segment edit
+does not re-run them.
 """
 
 import json
@@ -48,6 +50,7 @@ from ragaliv.sampling import segment_weights
 from ragaliv_mrml import nodes, plots, tables
 from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX, accepted_checks, for_panel, panel_error
 
+from .confirmation import Confirmations, Shown, pair_identity
 from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
 
 SUV_UNITS = ("g/mL", "cm2/mL")
@@ -83,7 +86,8 @@ class LiveStatus:
 
     ``decision_status`` is "determined", "not determined" (a consistency check failed and is not confirmed) or
     "not computed"; ``consistency`` the failed consistency checks (check, message, hint, status) and
-    ``confirm_hint`` how to confirm them in the panel; ``warnings`` the decision's warnings, then those of each
+    ``confirm_hint`` how to confirm them in the panel; ``confirmation_notes`` the confirmations withdrawn by this
+    update and why (another pair, a new failed check); ``warnings`` the decision's warnings, then those of each
     PET's SUV conversion ("IA PET: ...")."""
 
     computed: bool
@@ -96,6 +100,7 @@ class LiveStatus:
     decision_status: str = "not computed"
     consistency: list[dict[str, str]] = field(default_factory=list)
     confirm_hint: str = ""
+    confirmation_notes: list[str] = field(default_factory=list)
 
 
 def suv_warnings(volume_node, role: str) -> list[str]:
@@ -176,6 +181,10 @@ class LesionRatioLogic:
         self.analysis: Optional[RatioAnalysis] = None
         self.last_update: Optional[UpdateReport] = None
         self.last_export_warnings: list[str] = []
+        # The last decision computed (what the panel shows): a confirmation given since is bound to it.
+        self._shown: Optional[Shown] = None
+        self._bind_to_next = False  # confirmations given with the inputs (a command line): bound to the next decision
+        self._confirmation_notes: list[str] = []  # withdrawn confirmations, for the next status
         # The module panel sets this: refusal hints and the consistency hints name its controls ("add weight to
         # the 'Accept checks' field") instead of CLI flags; the review app keeps the CLI's words.
         self.panel_hints = False
@@ -188,16 +197,42 @@ class LesionRatioLogic:
         self._segments.clear()
         self._checks = None
         self.analysis, self.last_update = None, None
+        self._shown, self._bind_to_next, self._confirmation_notes = None, False, []
 
     # --- parameters ----------------------------------------------------------------------------------
     def parameters(self) -> LesionRatioParameters:
         return LesionRatioParameters(get_parameter_node(self.scene))
 
     def settings(self, parameters: Optional[LesionRatioParameters] = None) -> RatioSettings:
-        """The decision rule and the confirmations ("Inputs checked — decide anyway", "Accept checks")."""
+        """The decision rule and the confirmations ("Inputs checked — decide anyway", "Accept checks") as set; an
+        update withdraws those that do not cover its inputs (:mod:`.confirmation`)."""
         parameters = parameters or self.parameters()
         return RatioSettings(parameters.get("metric"), parameters.get("aggregate"), parameters.get("threshold"),
                              parameters.get("confirmConsistency"), accepted_checks(parameters.get("acceptChecks")))
+
+    def confirmations_given_with_inputs(self) -> None:
+        """The confirmations now set were given together with the inputs now selected (``ragaliv review
+        --confirm-consistency / --accept`` on its command line, which ``ragaliv ratio`` takes for one invocation):
+        the next decision computed binds them to its own failed checks, not to a decision shown before."""
+        self._bind_to_next = True
+
+    def withdraw_confirmations(self, parameters: Optional[LesionRatioParameters] = None) -> bool:
+        """Un-tick "Inputs checked — decide anyway" and remove the consistency ids from "Accept checks" (the panel
+        calls this when a scene is loaded into the current one: the confirmations came with it, given for other
+        inputs or another session); True when anything was withdrawn. Without ``parameters``, the module's
+        parameter node if there is one."""
+        if parameters is None:
+            node = get_parameter_node(self.scene, create=False)
+            if node is None:
+                return False
+            parameters = LesionRatioParameters(node)
+        self._shown, self._bind_to_next = None, False
+        withdrawn = Confirmations(parameters).withdraw()
+        if withdrawn:
+            self._confirmation_notes.append(
+                f"{CONFIRM_BOX} was un-ticked and the consistency ids removed from {ACCEPT_FIELD}: a scene was loaded; "
+                "confirm again what is shown now.")
+        return withdrawn
 
     # --- inputs --------------------------------------------------------------------------------------
     def _suv_image(self, volume_node, role: str) -> Volume:
@@ -284,6 +319,19 @@ class LesionRatioLogic:
             stats.segment = mask.name
         rows = rows_from_stats(masks, ia_stats, iv_stats)
         summary = summarise(rows, settings, findings)
+        # Every failed consistency check (confirmed or not); the confirmations are honoured only for what they
+        # were given for, else withdrawn and the decision summarised again without them.
+        failed = list(dict.fromkeys(item["check"] for item in summary.consistency))
+        pets = pair_identity(ia_node, iv_node)
+        confirmations = Confirmations(parameters)
+        shown = Shown(pets, tuple(failed))
+        bound, notes = confirmations.apply(settings, pets, failed, shown if self._bind_to_next else self._shown)
+        if bound != settings:
+            settings = bound
+            rows = rows_from_stats(masks, ia_stats, iv_stats)  # fresh rows: summarise sets flags on them
+            summary = summarise(rows, settings, findings)
+        self._shown, self._bind_to_next = shown, False
+        self._confirmation_notes.extend(notes)
         problem = overlap_problem(RatioAnalysis(rows, summary))
         if problem:
             summary.warnings.insert(0, problem)
@@ -321,10 +369,11 @@ class LesionRatioLogic:
         if open_checks:
             confirm_hint = (f"Check the inputs. If they are right, tick {CONFIRM_BOX} (all checks), or add "
                             f"{', '.join(open_checks)} to the {ACCEPT_FIELD} field (these checks only), to decide.")
+        notes, self._confirmation_notes = self._confirmation_notes, []
         return LiveStatus(True, summary.decision_text, summary.settings.rule_text(), warnings,
                           recomputed_segments=list(report.recomputed_segments), seconds=report.seconds,
                           decision_status="determined" if summary.determined else "not determined",
-                          consistency=consistency, confirm_hint=confirm_hint)
+                          consistency=consistency, confirm_hint=confirm_hint, confirmation_notes=notes)
 
     def missing_inputs(self, parameters: Optional[LesionRatioParameters] = None) -> Optional[str]:
         """What to select before a decision can be computed ("select the IV PET"), or None when all are set."""
@@ -340,8 +389,10 @@ class LesionRatioLogic:
         an error, or when an input was deselected: the last decision was for other inputs); returns the status
         the panel shows."""
         self.analysis, self.last_update = None, None
+        self._shown = None  # no decision shown: a confirmation given now has nothing it could stand for
         decision = f"Not computed: {reason}"
-        status = LiveStatus(False, decision, reason=reason)
+        notes, self._confirmation_notes = self._confirmation_notes, []
+        status = LiveStatus(False, decision, reason=reason, confirmation_notes=notes)
         try:
             parameters = parameters or self.parameters()
             table = parameters.get_node("ratioTable")

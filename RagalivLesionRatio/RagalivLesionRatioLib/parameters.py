@@ -19,6 +19,9 @@ DEFAULTS = {
     # separated ids of ragaliv.checks.findings.CHECKS), both recorded in the exports.
     "confirmConsistency": False,
     "acceptChecks": "",
+    # What each of those confirms: the failed checks shown and the IA/IV pair when it was given (JSON, written by
+    # the Lib, RagalivLesionRatioLib.confirmation); not a panel control.
+    "consistencyConfirmations": "",
 }
 
 

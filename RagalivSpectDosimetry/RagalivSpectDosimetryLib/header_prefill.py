@@ -4,11 +4,22 @@ A pre-fill never replaces what the user entered: the injection time only while t
 administered activity only while it is 0 (the panel asks for the *net* activity, the header holds the gross
 RadionuclideTotalDose, and TIAC and Gy/GBq are divided by it). Each value is taken on its own: a malformed
 one is left out with a note, the others are still used. Headers are often wrong, so every value stays editable.
+
+Times are read as ``ragaliv dosimetry`` reads them (third review of issue 10, N2): the acquisition time by
+:func:`ragaliv.spect.loading.acquisition_time` (AcquisitionDateTime, else AcquisitionDate/Time of the earliest
+slice, else SeriesDate/Time; never a date of one pair with a time of another; TimezoneOffsetFromUTC applied), the
+injection time from RadiopharmaceuticalStartDateTime (0018,1078) with its UTC offset or the dataset's, so that the
+hours pre-filled, the "Acquired (DICOM)" column and the run's ``spect-time`` check agree with the command line.
 """
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
+
+# The tags the acquisition-time rule reads (ragaliv.spect.loading.acquisition_time), read from every instance.
+TIME_TAGS = ("AcquisitionDateTime", "AcquisitionDate", "AcquisitionTime", "SeriesDate", "SeriesTime",
+             "TimezoneOffsetFromUTC")
 
 
 @dataclass
@@ -17,48 +28,89 @@ class HeaderPrefill:
     injection_time: Optional[str] = None  # ISO 8601, set only when the panel had none
     administered_mbq: Optional[float] = None  # set only when the panel had 0
     time_h: Optional[float] = None  # acquisition time after injection
+    acquisition_time: Optional[str] = None  # ISO 8601 (with the UTC offset when the header gives one)
+    acquisition_source: str = ""  # the tags it was read from, e.g. "DICOM AcquisitionDateTime (0008,002A)"
     notes: list[str] = field(default_factory=list)
 
 
-def header_acquisition_time(header) -> Optional[str]:
-    """The SPECT's acquisition date-time from its header (AcquisitionDate/Time, else SeriesDate/Time), ISO 8601
-    local clock, or None: kept with the time point, so that the run compares the hours entered with it (the
-    ``spect-time`` check of ``ragaliv dosimetry``)."""
-    from ragaliv.spect.loading import parse_dicom_datetime
+def read_headers(paths: Sequence[str]) -> list:
+    """The DICOM headers of a series' files for the pre-fill: the first file's whole header (without pixels), and
+    of the others only :data:`TIME_TAGS` (the acquisition time is the earliest of any slice)."""
+    import pydicom
 
-    stamp = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
-                                 header.get("AcquisitionTime") or header.get("SeriesTime"))
-    return stamp.isoformat() if stamp is not None else None
+    paths = list(paths)
+    if not paths:
+        return []
+    headers = [pydicom.dcmread(paths[0], stop_before_pixels=True)]
+    headers += [pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(TIME_TAGS)) for path in paths[1:]]
+    return headers
 
 
-def prefill_from_header(header, injection_time: str, administered_mbq: float) -> HeaderPrefill:
-    """The values to pre-fill from ``header`` (a pydicom dataset) given the panel's current injection time
-    (ISO text, "" when empty) and administered activity (MBq, 0 when not entered)."""
-    from ragaliv.spect.loading import administered_mbq_from_header, parse_dicom_datetime
+def _as_list(headers: Union[Sequence, object]) -> list:
+    """One header (a pydicom Dataset) or a series' headers, as a list."""
+    return list(headers) if isinstance(headers, (list, tuple)) else [headers]
 
+
+def header_acquisition_time(headers) -> tuple[Optional[str], str]:
+    """(ISO 8601 acquisition date-time, the tags it was read from) of a SPECT, or (None, ""): kept with the time
+    point, so that the run compares the hours entered with it (the ``spect-time`` check of ``ragaliv
+    dosimetry``) and its refusal names the tags. ``headers``: one pydicom dataset or the series' headers."""
+    from ragaliv.spect.loading import acquisition_time
+
+    stamp, source = acquisition_time(_as_list(headers))
+    return (stamp.isoformat(), source) if stamp is not None else (None, "")
+
+
+def _hours_after(stamp: datetime.datetime, start: datetime.datetime) -> tuple[float, bool]:
+    """(hours from ``start`` to ``stamp``, whether a UTC offset on one side only was dropped: both are then local
+    clock times, as ``ragaliv dosimetry`` and the run's check take them)."""
+    mixed = (stamp.tzinfo is None) != (start.tzinfo is None)
+    if mixed:
+        stamp, start = stamp.replace(tzinfo=None), start.replace(tzinfo=None)
+    return (stamp - start).total_seconds() / 3600.0, mixed
+
+
+def prefill_from_header(headers, injection_time: str, administered_mbq: float) -> HeaderPrefill:
+    """The values to pre-fill from ``headers`` (a pydicom dataset, or the series' datasets: :func:`read_headers`)
+    given the panel's current injection time (ISO text, "" when empty) and administered activity (MBq, 0 when not
+    entered)."""
+    from ragaliv.pet.dicom_time import dataset_zone, parse_dt
+    from ragaliv.spect.loading import administered_mbq_from_header
+
+    headers = _as_list(headers)
     result = HeaderPrefill()
+    if not headers:
+        return result
+    header = headers[0]
     units = str(header.get("Units", "") or "").upper()
     result.units = "Bq/mL" if units == "BQML" else "counts"
     sequence = header.get("RadiopharmaceuticalInformationSequence")
     item = sequence[0] if sequence else None
     if item is not None and not injection_time:
-        text = str(item.get("RadiopharmaceuticalStartDateTime") or "")
-        try:
-            if len(text) >= 14:
-                result.injection_time = datetime.datetime.strptime(text[:14], "%Y%m%d%H%M%S").isoformat()
-        except ValueError:
+        text = str(item.get("RadiopharmaceuticalStartDateTime") or "").strip()
+        # As ragaliv dosimetry reads it (its offset, else TimezoneOffsetFromUTC); to the second at least.
+        stamp = parse_dt(text, dataset_zone(header)) if len(text) >= 14 else None
+        if stamp is not None:
+            result.injection_time = stamp.isoformat()
+        elif text:
             result.notes.append(f"RadiopharmaceuticalStartDateTime {text!r} is not a date-time: not used")
     if item is not None and not administered_mbq > 0:  # also NaN
         activity, note = administered_mbq_from_header(item.get("RadionuclideTotalDose"))
         if activity is not None:
             result.administered_mbq = activity  # Bq, or MBq entered by mistake (IBSI rule)
             result.notes.append(note + " (gross: enter the net administered activity if it differs)")
+    result.acquisition_time, result.acquisition_source = header_acquisition_time(headers)
     injection = result.injection_time or injection_time
-    acquisition = parse_dicom_datetime(header.get("AcquisitionDate") or header.get("SeriesDate"),
-                                       header.get("AcquisitionTime") or header.get("SeriesTime"))
-    if acquisition is not None and injection:
+    if result.acquisition_time is not None and injection:
         try:
-            result.time_h = (acquisition - datetime.datetime.fromisoformat(injection)).total_seconds() / 3600.0
-        except (TypeError, ValueError) as error:  # a hand-typed injection time that is not ISO, or with a zone
+            hours, mixed = _hours_after(datetime.datetime.fromisoformat(result.acquisition_time),
+                                        datetime.datetime.fromisoformat(injection))
+        except (TypeError, ValueError) as error:  # a hand-typed injection time that is not ISO
             result.notes.append(f"time after injection not computed: {error}")
+        else:
+            result.time_h = hours
+            if mixed:
+                result.notes.append(
+                    f"only one of the acquisition time {result.acquisition_time} and the injection time {injection} "
+                    "carries a UTC offset: both taken as local clock times")
     return result

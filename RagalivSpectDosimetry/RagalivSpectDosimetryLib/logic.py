@@ -63,7 +63,7 @@ def _shown_name(name: str) -> str:
 TIMEPOINT_COLUMNS = (
     ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
     ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
-    ("acquisition_time", "Acquired (DICOM)", ""),
+    ("acquisition_time", "Acquired (DICOM)", ""), ("acquisition_source", "Acquisition time from", ""),
 )
 RESULT_COLUMNS = (
     ("region", "VOI", ""), ("model", "Model", ""), ("tia_mbq_h", "TIA", "MBq·h"), ("tiac_h", "TIAC", "h"),
@@ -98,6 +98,7 @@ class Timepoint:
     spect_name: str = ""  # as listed in the table
     ct_name: str = ""
     acquisition_time: str = ""  # ISO, from the SPECT's DICOM header when it was read (else "")
+    acquisition_source: str = ""  # the header tags it was read from (ragaliv.spect.loading.acquisition_time)
 
     def problem(self, index: int) -> Optional[str]:
         """Why this time point cannot be analysed (its SPECT or CT left the scene), or None."""
@@ -306,6 +307,7 @@ class SpectDosimetryLogic:
                 spect_name=column("spect"),
                 ct_name=column("ct"),
                 acquisition_time=column("acquisition_time"),
+                acquisition_source=column("acquisition_source"),
             ))
         return points
 
@@ -332,18 +334,20 @@ class SpectDosimetryLogic:
                          "calibration_cps_per_mbq": (
                              "" if point.calibration_cps_per_mbq is None else f"{point.calibration_cps_per_mbq:g}"),
                          "duration_s": "" if point.duration_s is None else f"{point.duration_s:g}",
-                         "acquisition_time": point.acquisition_time or ""})
+                         "acquisition_time": point.acquisition_time or "",
+                         "acquisition_source": point.acquisition_source or ""})
         tables.write_table(self._timepoint_table(parameters), TIMEPOINT_COLUMNS, rows,
                            [key for key, _, _ in TIMEPOINT_COLUMNS])
 
     def add_timepoint(self, spect_node, ct_node, time_h: float, units: str = "Bq/mL",
                       calibration_cps_per_mbq: Optional[float] = None, duration_s: Optional[float] = None,
                       parameters: Optional[SpectDosimetryParameters] = None,
-                      acquisition_time: Optional[str] = None) -> int:
+                      acquisition_time: Optional[str] = None, acquisition_source: Optional[str] = None) -> int:
         """Add (or replace, for the same SPECT volume) a time point; returns its index in time order.
 
-        ``acquisition_time``: the SPECT's DICOM acquisition date-time (ISO; ``header_acquisition_time``) when the
-        SPECT came from DICOM: the run compares ``time_h`` with it (as ``ragaliv dosimetry`` does)."""
+        ``acquisition_time``: the SPECT's DICOM acquisition date-time (ISO) and ``acquisition_source`` the tags it
+        was read from (both from ``header_acquisition_time``, the rule of ``ragaliv dosimetry``) when the SPECT came
+        from DICOM: the run compares ``time_h`` with it (as ``ragaliv dosimetry`` does) and names the tags."""
         self._refuse_while_running("add a time point")
         parameters = parameters or self.parameters()
         if spect_node is None:
@@ -354,7 +358,8 @@ class SpectDosimetryLogic:
             _iso_datetime(acquisition_time, "The SPECT's acquisition time")
         points = [p for p in self.timepoints(parameters) if p.spect is None or p.spect.GetID() != spect_node.GetID()]
         points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s,
-                                acquisition_time=acquisition_time or ""))
+                                acquisition_time=acquisition_time or "",
+                                acquisition_source=(acquisition_source or "") if acquisition_time else ""))
         points.sort(key=lambda p: p.time_h)
         self._write_timepoints(parameters, points)
         return [p.spect.GetID() for p in points].index(spect_node.GetID())
@@ -474,7 +479,7 @@ class SpectDosimetryLogic:
             accept = accepted_checks(parameters.get("acceptChecks"))
             population_path, document = self._population_document(parameters)  # a bad file: refused now
             study = self.build_study(parameters)
-            digest = self._run_digest(study, accept, population_path)
+            digest = self._run_digest(study, accept, population_path, self.timepoints(parameters))
             try:
                 self._check_study(study, accept, parameters)
                 result = analyse_study(study, step)
@@ -523,8 +528,10 @@ class SpectDosimetryLogic:
             else:
                 header_h, given_h = _hours(stamp, anchor[1]), point.time_h - anchor[2]
                 reference = f"time point {anchor[0] + 1}"
+            # The tags the time was read from, as ragaliv dosimetry names them ("DICOM AcquisitionDateTime ...").
+            source = point.acquisition_source or "DICOM acquisition time"
             finding = spect_time_finding(f"Time point {index + 1}", given_h, header_h, TIME_SOURCE,
-                                         f"DICOM acquisition {stamp.isoformat()} of {point.spect_name}", reference)
+                                         f"{source} {stamp.isoformat()} of {point.spect_name}", reference)
             if finding is not None:
                 findings.append(Finding(
                     finding.check, finding.severity, finding.message.replace("STUDY.json: ", "", 1),
@@ -569,10 +576,14 @@ class SpectDosimetryLogic:
                 result.warnings.append(finding.message)
         return PopulationPrior(path, estimates, without)
 
-    def _run_digest(self, study: SpectStudy, accept, population_path: str) -> str:
-        """What a result depends on: the study, the accepted checks and the population file (path and content)."""
+    def _run_digest(self, study: SpectStudy, accept, population_path: str, points: list[Timepoint]) -> str:
+        """What a result depends on: the study, the accepted checks, the population file (path and content), and
+        what the run's checks read beyond the study: each time point's DICOM acquisition time and its source (the
+        ``spect-time`` check) and the SPECT names its messages give."""
         digest = hashlib.sha256(study_digest(study).encode("ascii"))
         digest.update(repr((tuple(accept), population_path)).encode("utf-8"))
+        digest.update(repr([(point.acquisition_time, point.acquisition_source, point.spect_name)
+                            for point in points]).encode("utf-8"))
         if population_path:
             digest.update(file_sha256(population_path).encode("ascii"))
         return digest.hexdigest()
@@ -610,7 +621,10 @@ class SpectDosimetryLogic:
                            population_note=f"{estimate.n_points} point(s); " + "; ".join(estimate.flags))
         table = plots.get_or_add(self.scene, "vtkMRMLTableNode", "Dosimetry results", parameters.node, "resultsTable")
         tables.write_table(table, columns, rows, text_columns)
+        # The messages shown under the results travel with them (saved with the scene): the panel reads them back
+        # from the table it shows (result_messages), so another scene's or run's are never shown beside these.
         table.SetAttribute("Ragaliv.Warnings", "\n".join(result.warnings))
+        table.SetAttribute("Ragaliv.FitNotes", "\n".join(fit_notes(result)))
         table.SetAttribute("Ragaliv.PopulationFile", population.path if population is not None else "")
         table.SetAttribute("Ragaliv.AcceptedChecks", ", ".join(result.settings.get("accepted_checks") or []))
         table.SetLocked(True)
@@ -696,7 +710,8 @@ class SpectDosimetryLogic:
         path = os.path.abspath(os.path.expanduser(path)) if path else ""
         if path and not os.path.isfile(path):
             return False  # the run says why
-        return self._run_digest(self.build_study(parameters), accept, path) == self.result_digest
+        study = self.build_study(parameters)
+        return self._run_digest(study, accept, path, self.timepoints(parameters)) == self.result_digest
 
     def export(self, directory: str, parameters: Optional[SpectDosimetryParameters] = None) -> dict[str, str]:
         """The files of ``ragaliv dosimetry`` (tac.csv, tia.csv, dose.csv, plots, summary, provenance) of the
@@ -722,6 +737,19 @@ class SpectDosimetryLogic:
             used["population_prior"] = {"file": self.population.path, "use": self.population.to_dict()["use"]}
             inputs["population"] = self.population.path
         return write_study_outputs(self.result, directory, inputs, used)
+
+
+def result_messages(table) -> tuple[list[str], list[str]]:
+    """(warnings, fit-quality flags and fit notes) of a results table as the run stored them on it
+    ("Ragaliv.Warnings", "Ragaliv.FitNotes", one message per line); ([], []) without a table. What the panel shows
+    under the results table it shows."""
+    if table is None:
+        return [], []
+
+    def lines(name: str) -> list[str]:
+        return [line for line in (table.GetAttribute(name) or "").split("\n") if line.strip()]
+
+    return lines("Ragaliv.Warnings"), lines("Ragaliv.FitNotes")
 
 
 def _iso_datetime(text: str, what: str) -> datetime.datetime:

@@ -133,11 +133,12 @@ def test_header_acquisition_time_is_read_from_the_spect_header():
 
     header = pydicom.Dataset()
     header.AcquisitionDate, header.AcquisitionTime = "20260422", "100512"
-    assert header_acquisition_time(header) == "2026-04-22T10:05:12"
+    assert header_acquisition_time(header) == ("2026-04-22T10:05:12", "DICOM AcquisitionDate/Time (0008,0022/0032)")
     header = pydicom.Dataset()
     header.SeriesDate, header.SeriesTime = "20260422", "0930"
-    assert header_acquisition_time(header) == "2026-04-22T09:30:00"
-    assert header_acquisition_time(pydicom.Dataset()) is None
+    assert header_acquisition_time(header) == ("2026-04-22T09:30:00", "DICOM SeriesDate/Time (0008,0021/0031)")
+    assert header_acquisition_time(pydicom.Dataset()) == (None, "")
+    assert header_acquisition_time([]) == (None, "")
 
 
 def test_fit_flags_reach_the_panel(mrml_scene, synthetic_patient):
@@ -193,3 +194,39 @@ def test_four_point_study_in_auto_gives_biexp_uptake_tias_within_5_percent(mrml_
         mono = logic.run(parameters)
         worst = max(abs(region.fit.tia_mbq_h / truth[region.region]["tia_mbq_h"] - 1.0) for region in mono.regions)
         assert worst > 0.05, worst
+
+
+# --- N3 (third review of issue 10): the messages shown are those of the results table shown --------------------------
+def test_warnings_and_fit_notes_travel_with_the_results_table(mrml_scene, synthetic_patient, tmp_path):
+    """The panel shows result_messages(node.resultsTable): this run's messages, those of a scene loaded from file
+    for that scene's table, and none without a table (after File > Close scene)."""
+    from ragaliv_mrml.scene_io import load_scene, save_scene
+    from RagalivSpectDosimetryLib import SpectDosimetryLogic, result_messages
+
+    assert result_messages(None) == ([], [])
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    result = logic.run(parameters)
+    table = parameters.get_node("resultsTable")
+    warnings, notes = result_messages(table)
+    assert warnings == [w for w in result.warnings if w.strip()] and notes == fit_notes(result) and notes
+    assert any(note.startswith("fit flag: |corr(") for note in notes)
+
+    save_scene(mrml_scene, str(tmp_path / "a.mrml"))
+    reloaded = SpectDosimetryLogic(load_scene(str(tmp_path / "a.mrml")))
+    assert result_messages(reloaded.parameters().get_node("resultsTable")) == (warnings, notes)
+
+    # Another patient's run replaces the table's messages with its own (2 time points: other notes).
+    from ragaliv_mrml.headless import create_scene
+
+    other_scene, _, _ = create_scene()
+    try:
+        other, other_parameters = study_scene(other_scene, synthetic_patient)
+        other.remove_timepoint(3, other_parameters)  # 3 time points: other fit notes
+        other_result = other.run(other_parameters)
+        other_notes = result_messages(other_parameters.get_node("resultsTable"))[1]
+        assert other_notes == fit_notes(other_result) and other_notes != notes
+    finally:
+        other_scene.Clear(True)
+    mrml_scene.Clear(0)  # File > Close scene: no results table, no messages
+    assert logic.parameters().get_node("resultsTable") is None
+    assert result_messages(logic.parameters().get_node("resultsTable")) == ([], [])

@@ -271,8 +271,14 @@ def test_lesion_ratio_panel_passes_its_confirmations_to_the_lib():
         assert "panel_hints=True" in _function_source(module, slot), slot
     assert "panel_hints = True" in _function_source(module, "lib")
     status = _function_source(module, "_showStatus")
-    for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel"):
+    for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel",
+                   "status.confirmation_notes"):
         assert needed in status, needed
+    # N1 (third review): a scene loaded into this one brings confirmations given for other inputs: withdrawn,
+    # whether or not the module is shown (before the isEntered branch).
+    imported = _function_source(module, "onSceneEndImport")
+    assert "self.logic.lib.withdraw_confirmations()" in imported
+    assert imported.index("withdraw_confirmations()") < imported.index("self.parent.isEntered")
     ui = ElementTree.parse(REPO / module / "Resources" / "UI" / f"{module}.ui").getroot()
     accept = next(item for item in ui.iter("widget") if item.get("name") == "acceptChecksLineEdit")
     assert any(prop.get("name") == "RagalivCommitOnEditingFinished" for prop in accept.findall("property"))
@@ -280,7 +286,19 @@ def test_lesion_ratio_panel_passes_its_confirmations_to_the_lib():
 
 def test_spect_panel_shows_fit_notes_and_passes_acquisition_times():
     module = "RagalivSpectDosimetry"
-    assert "self.logic.lib.fit_notes()" in _function_source(module, "onRun")
-    assert "acquisition_time=header_acquisition_time(header)" in _function_source(module, "onAddTimepoint")
+    # N3 (third review): warnings and fit notes come from the results table shown, on every parameter change, and
+    # scene close clears them with the status line (never another scene's or run's messages).
+    assert "self._showResultMessages(node.resultsTable)" in _function_source(module, "onParameterNodeModified")
+    assert "result_messages(resultsTable)" in _function_source(module, "_showResultMessages")
+    closing = _function_source(module, "onSceneStartClose")
+    assert "self._showResultMessages(None)" in closing and 'self.ui.statusLabel.text = ""' in closing
+    assert 'self.ui.statusLabel.text = ""' in _function_source(module, "onSceneEndImport")
+    assert "warningsLabel" not in _function_source(module, "onRun")
+    # N2: the acquisition time and its tags by the rule of ragaliv dosimetry, from every instance's header.
+    added = _function_source(module, "onAddTimepoint")
+    assert "header_acquisition_time(headers)" in added
+    assert "acquisition_time=acquisitionTime, acquisition_source=acquisitionSource" in added
+    assert "prefill_from_header(headers," in _function_source(module, "onSpectSelected")
+    assert "read_headers(" in _function_source(module, "_dicomHeaders")
     assert "populationBrowseButton" in _function_source(module, "setup")
     assert "panel_hints = True" in _function_source(module, "lib")

@@ -102,8 +102,20 @@ def _header_datetime(header, date_keyword: str, time_keyword: str) -> Optional[d
     return stamp if stamp is None or zone is None else stamp.replace(tzinfo=zone)
 
 
-def _acquisition_time(headers) -> tuple:
-    """(datetime, source) from the slice headers: the earliest acquisition of the series."""
+def acquisition_time(headers) -> tuple:
+    """(datetime, source) of a SPECT (or PET) series from its slice headers, or (None, "") when none is given: the
+    earliest AcquisitionDateTime (0008,002A), else AcquisitionDate/Time (0008,0022/0032), of any slice; only when
+    no slice has either, SeriesDate/Time (0008,0021/0031) of the first (on a reconstructed NM series often the
+    reconstruction, not the acquisition). Date and time always come from one pair of tags (an AcquisitionTime is
+    never put on a SeriesDate); TimezoneOffsetFromUTC (0008,0201) makes the time aware. ``source`` names the tags
+    used, e.g. "DICOM AcquisitionDateTime (0008,002A)".
+
+    The one rule for ``ragaliv dosimetry`` (:func:`load_emission_image`) and the Slicer SpectDosimetry panel (its
+    header pre-fill and the acquisition time kept with each time point for the ``spect-time`` check). ``headers``:
+    pydicom datasets or the fast reader's headers (anything with ``get(keyword)``)."""
+    headers = list(headers)
+    if not headers:
+        return None, ""
     candidates = []
     for header in headers:
         stamp = parse_dt(header.get("AcquisitionDateTime"), dataset_zone(header))
@@ -181,7 +193,7 @@ def load_emission_image(path: str, what: str) -> LoadedImage:
     headers = volume.metadata["fast_slice_headers"]
     reader_warnings = list(volume.metadata["warnings"])
     first = headers[0]
-    stamp, stamp_source = _acquisition_time(headers)
+    stamp, stamp_source = acquisition_time(headers)
     code = str(first.get("Units", "") or "").strip().upper()
     units = _UNITS_BY_DICOM.get(code, code or None)
     decay = str(first.get("DecayCorrection", "") or "").strip().upper() or None

@@ -1,0 +1,181 @@
+"""What a confirmation of the IA/IV consistency checks stands for (third review of issue 10, N1).
+
+``ragaliv ratio --confirm-consistency`` (or ``--accept patient``) confirms the checks of one invocation: the user
+read them, then ran the command again with the flag. In the panel the box ("Inputs checked — decide anyway") and
+the "Accept checks" field live on in the parameter node, saved with the scene; a box ticked for one pair must not
+decide for another pair, nor for a check that failed after it was ticked.
+
+So each confirmation is bound to what it was given for:
+
+* the failed consistency checks of the decision shown when it was given (:class:`Shown`), and
+* the IA/IV pair: for each PET its node, its voxels (image MTime: a re-conversion or an edit makes new voxels), its
+  PatientID and SeriesInstanceUID, its SUV normalisation and the SUV parameters it was converted with (SHA-256).
+
+It is honoured while every failed check it would confirm was failing when it was given and the pair is unchanged;
+otherwise the box is un-ticked (the id removed from "Accept checks") and the decision is NOT DETERMINED again until
+the user confirms what is shown now. Plausibility ids in "Accept checks" (refusals of one scan's header values)
+are not bound: they name the value they accept. The binding is kept in the parameter node (JSON), so a scene saved
+and reloaded (new voxels, new MTimes) comes back unconfirmed.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+from ragaliv.checks.findings import CONSISTENCY_CHECKS
+from ragaliv.ratio.decision import RatioSettings
+from ragaliv_mrml import nodes
+from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX
+
+PARAMETER = "consistencyConfirmations"  # the bindings, JSON, in the module's parameter node
+ROLES = ("IA", "IV")
+
+
+def pet_identity(node) -> dict[str, object]:
+    """What a confirmation is bound to for one PET node (see the module docstring)."""
+    from .logic import suv_normalization  # (logic imports this module)
+
+    image = node.GetImageData()
+    suv_parameters = node.GetAttribute("Ragaliv.SuvParameters") or ""
+    return {"node": node.GetID(), "voxels_mtime": int(image.GetMTime()) if image is not None else 0,
+            "patient_id": nodes.dicom_identity(node)[0], "series_instance_uid": nodes.dicom_series_uid(node),
+            "normalization": suv_normalization(node) or "",
+            "suv_parameters_sha256": hashlib.sha256(suv_parameters.encode("utf-8")).hexdigest()}
+
+
+def pair_identity(ia_node, iv_node) -> dict[str, dict[str, object]]:
+    return {"IA": pet_identity(ia_node), "IV": pet_identity(iv_node)}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A computed decision: the pair it was computed for and its failed consistency checks (confirmed or not)."""
+
+    pets: dict
+    failed: tuple[str, ...]
+
+
+def _changes(before: dict, after: dict) -> str:
+    """How a PET differs from when the confirmation was given, in the panel's words."""
+    if before.get("node") != after.get("node"):
+        return "another volume was selected"
+    if before.get("patient_id") != after.get("patient_id"):
+        return f"its PatientID is now {after.get('patient_id') or '(none)'!r}"
+    if before.get("series_instance_uid") != after.get("series_instance_uid"):
+        return "it is another series"
+    if (before.get("suv_parameters_sha256"), before.get("normalization")) != \
+            (after.get("suv_parameters_sha256"), after.get("normalization")):
+        return "it was re-converted with other SUV parameters"
+    return "it was re-converted or its voxels changed"
+
+
+def binding_problem(binding: dict, pets: dict, failed: list[str]) -> Optional[str]:
+    """Why ``binding`` does not cover the current pair and failed checks (those it would confirm), or None."""
+    bound = binding.get("pets") or {}
+    if not bound:
+        return "it was given while no decision was shown for these inputs; tick it (add the id) again after reading " \
+               "the checks"
+    changed = [f"the {role} PET ({_changes(bound.get(role) or {}, pets[role])})" for role in ROLES
+               if bound.get(role) != pets[role]]
+    if changed:
+        return f"{' and '.join(changed)} since it was confirmed"
+    new = [check for check in failed if check not in (binding.get("checks") or [])]
+    if new:
+        return f"{', '.join(new)} failed since it was confirmed"
+    return None
+
+
+class Confirmations:
+    """The bindings of the box and of the consistency ids in "Accept checks", read from and written to the
+    parameter node (``parameters``: a :class:`~RagalivLesionRatioLib.parameters.LesionRatioParameters`)."""
+
+    def __init__(self, parameters):
+        self.parameters = parameters
+        try:
+            record = json.loads(parameters.get(PARAMETER) or "{}")
+        except ValueError:
+            record = {}
+        self.record = record if isinstance(record, dict) else {}
+        self.record.setdefault("accept", {})
+        self.changed = False
+
+    def save(self) -> None:
+        if self.changed:
+            record = {key: value for key, value in self.record.items() if value}
+            self.parameters.set(PARAMETER, json.dumps(record, sort_keys=True) if record else "")
+
+    def apply(self, settings: RatioSettings, pets: dict, failed: list[str],
+              given_for: Optional[Shown]) -> tuple[RatioSettings, list[str]]:
+        """The settings to decide with, and what was withdrawn and why (for the panel).
+
+        A confirmation without a binding yet was given since the last computation: it is bound to ``given_for``
+        (the decision shown when it was given; None when none was shown). One that does not cover ``pets`` and
+        ``failed`` any more is withdrawn from the parameters (the box un-ticked, the id removed)."""
+        notes = []
+        confirm = bool(settings.confirm_consistency)
+        box = self.record.get("box")
+        if confirm:
+            if not box:
+                box = self._binding(given_for, list(given_for.failed) if given_for else [])
+                self.record["box"] = box
+                self.changed = True
+            problem = binding_problem(box, pets, failed)
+            if problem:
+                notes.append(f"{CONFIRM_BOX} was un-ticked: {problem}.")
+                self.parameters.set("confirmConsistency", False)
+                self.record.pop("box", None)
+                self.changed, confirm = True, False
+        elif box:
+            self.record.pop("box", None)
+            self.changed = True
+
+        bindings = self.record["accept"]
+        for check in [check for check in bindings if check not in settings.accept]:
+            del bindings[check]
+            self.changed = True
+        kept = []
+        for check in settings.accept:
+            if check not in CONSISTENCY_CHECKS:
+                kept.append(check)
+                continue
+            if check not in bindings:
+                bindings[check] = self._binding(given_for, [check] if given_for and check in given_for.failed else [])
+                self.changed = True
+            problem = binding_problem(bindings[check], pets, [item for item in failed if item == check])
+            if problem:
+                notes.append(f"{check} was removed from {ACCEPT_FIELD}: {problem}.")
+                del bindings[check]
+                self.changed = True
+            else:
+                kept.append(check)
+        if kept != list(settings.accept):
+            self.parameters.set("acceptChecks", ", ".join(kept))
+        self.save()
+        return RatioSettings(settings.metric, settings.aggregate, settings.threshold, confirm, tuple(kept)), notes
+
+    def withdraw(self) -> bool:
+        """Un-tick the box and remove the consistency ids from "Accept checks" (a scene was loaded into this one:
+        its confirmations were given elsewhere); True when anything was withdrawn."""
+        from ragaliv_mrml.panel_text import accepted_checks
+
+        withdrawn = False
+        if self.parameters.get("confirmConsistency"):
+            self.parameters.set("confirmConsistency", False)
+            withdrawn = True
+        try:
+            accepted = accepted_checks(self.parameters.get("acceptChecks"))
+        except Exception:  # an unknown id: the field is refused by the next update, with its name
+            accepted = None
+        if accepted is not None:
+            kept = [check for check in accepted if check not in CONSISTENCY_CHECKS]
+            if kept != list(accepted):
+                self.parameters.set("acceptChecks", ", ".join(kept))
+                withdrawn = True
+        if self.parameters.get(PARAMETER):
+            self.parameters.set(PARAMETER, "")
+        return withdrawn
+
+    @staticmethod
+    def _binding(given_for: Optional[Shown], checks: list[str]) -> dict:
+        return {"pets": dict(given_for.pets) if given_for else {}, "checks": sorted(checks)}

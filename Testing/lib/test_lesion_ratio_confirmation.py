@@ -1,0 +1,205 @@
+"""Third review of issue 10, N1: "Inputs checked — decide anyway" and the consistency ids in "Accept checks" confirm
+only what they were given for. A confirmation is bound to the failed consistency checks shown when it was given and
+to the IA/IV pair it was given for (each PET node, its voxels, PatientID, SeriesInstanceUID and SUV parameters); a
+new failed check or another pair makes the decision NOT DETERMINED again and un-ticks the box (removes the id), as
+``ragaliv ratio --confirm-consistency`` confirms only the one invocation in which the user saw the checks."""
+
+import json
+
+import pytest
+from conftest import patient_scene  # Testing/lib/conftest.py
+from ragaliv.pet.suv import SuvOverrides
+from ragaliv_mrml import nodes
+
+pytestmark = pytest.mark.mrml
+
+
+def _read(path):
+    return json.loads(open(path, encoding="utf-8").read())
+
+
+def _two_patients(scene, patient):
+    """The synthetic patient with the IV PET of another PatientID: NOT DETERMINED (patient) until confirmed."""
+    logic, parameters = patient_scene(scene, patient)
+    nodes.set_dicom_identity(parameters.ia_pet, "PATIENT-A", "1.2.3")
+    nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-B", "1.2.3")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and [item["check"] for item in status.consistency] == \
+        ["patient"]
+    return logic, parameters
+
+
+def test_a_box_ticked_for_one_patient_does_not_decide_for_another(mrml_scene, synthetic_patient):
+    """The review's reproduction: A/A decided, the box ticked (nothing to confirm), then the IV PET is of patient B
+    (a wrong series picked): NOT DETERMINED, the box un-ticked and the panel told why."""
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    for node in (parameters.ia_pet, parameters.iv_pet):
+        nodes.set_dicom_identity(node, "PATIENT-A", "1.2.3")
+    assert logic.live_update(parameters).decision_text.startswith("ELIGIBLE")
+    parameters.set("confirmConsistency", True)
+    status = logic.live_update(parameters)
+    assert status.decision_text.startswith("ELIGIBLE") and parameters.get("confirmConsistency") is True
+
+    nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-B", "1.2.3")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and status.decision_text.startswith("NOT DETERMINED")
+    assert status.consistency[0]["check"] == "patient" and status.consistency[0]["status"] == "not confirmed"
+    assert parameters.get("confirmConsistency") is False  # the box is shown un-ticked
+    assert any("'Inputs checked — decide anyway' was un-ticked" in note and "IV PET" in note
+               for note in status.confirmation_notes), status.confirmation_notes
+    table = parameters.get_node("ratioTable")
+    assert table.GetAttribute("Ragaliv.DecisionStatus") == "not determined"
+    assert table.GetAttribute("Ragaliv.ConfirmConsistency") == "False"
+
+
+def test_another_iv_node_is_not_covered_either(mrml_scene, synthetic_patient):
+    from conftest import suv_node
+
+    logic, parameters = _two_patients(mrml_scene, synthetic_patient)
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.determined
+    other = suv_node(mrml_scene, synthetic_patient.iv.activity, synthetic_patient.iv.suv_per_bq_per_ml, "IV of C")
+    nodes.set_dicom_identity(other, "PATIENT-C", "1.2.3")
+    parameters.set_node("ivPetVolume", other)
+    summary = logic.update(parameters).summary
+    assert summary.eligible is None and not summary.determined
+    assert "PATIENT-C" in summary.decision_text and parameters.get("confirmConsistency") is False
+    # ticked again after reading the new check: it decides for this pair
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.eligible is True
+
+
+def test_unchanged_inputs_stay_confirmed_and_the_export_records_what_was_confirmed(mrml_scene, synthetic_patient,
+                                                                                   tmp_path):
+    logic, parameters = _two_patients(mrml_scene, synthetic_patient)
+    parameters.set("confirmConsistency", True)
+    for _ in range(3):  # live updates, a segment edit: the same pair, no new failed check
+        status = logic.live_update(parameters)
+        assert status.decision_status == "determined" and status.decision_text.startswith("ELIGIBLE")
+        assert status.confirmation_notes == []
+    segmentation = parameters.segmentation
+    segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion 2")
+    mask = nodes.segment_mask(segmentation, segment_id)
+    nodes.set_segment_mask(segmentation, segment_id, mask)
+    assert logic.live_update(parameters).decision_status == "determined"
+    assert parameters.get("confirmConsistency") is True
+
+    paths = logic.export(str(tmp_path / "confirmed"), parameters)
+    summary, provenance = _read(paths["summary"]), _read(paths["provenance"])
+    assert summary["decision_status"] == "determined" and summary["confirm_consistency"] is True
+    assert [(item["check"], item["status"]) for item in summary["consistency"]] == \
+        [("patient", "confirmed by the user")]
+    assert "'PATIENT-A' but the IV PET to 'PATIENT-B'" in summary["consistency"][0]["message"]
+    assert provenance["parameters"]["confirm_consistency"] is True
+
+    # A check that was not failing when the box was ticked (every lesion ratio below 1: the kidneys named as
+    # lesions) is not covered: NOT DETERMINED, and the box un-ticked.
+    names = segmentation.GetSegmentation()
+    for index in range(1, 6):
+        names.GetSegment(names.GetSegmentIdBySegmentName(f"Lesion {index}")).SetName(f"Metastasis {index}")
+    names.GetSegment(names.GetSegmentIdBySegmentName("Kidney left")).SetName("Lesion 1")
+    names.GetSegment(names.GetSegmentIdBySegmentName("Kidney right")).SetName("Lesion 2")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined"
+    assert {item["check"]: item["status"] for item in status.consistency} == \
+        {"patient": "not confirmed", "ratios-below-one": "not confirmed"}
+    assert any("ratios-below-one" in note for note in status.confirmation_notes)
+    paths = logic.export(str(tmp_path / "withdrawn"), parameters)
+    summary, provenance = _read(paths["summary"]), _read(paths["provenance"])
+    assert summary["decision_status"] == "not determined" and summary["confirm_consistency"] is False
+    assert summary["eligible"] is None and provenance["parameters"]["confirm_consistency"] is False
+
+
+def test_accepted_consistency_ids_are_bound_too_plausibility_ids_stay(mrml_scene, synthetic_patient):
+    logic, parameters = _two_patients(mrml_scene, synthetic_patient)
+    parameters.set("acceptChecks", "weight, patient")
+    summary = logic.update(parameters).summary
+    assert summary.determined and summary.settings.accept == ("weight", "patient")
+    nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-C", "1.2.3")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined"
+    assert parameters.get("acceptChecks") == "weight"  # the plausibility id stays, the consistency id is removed
+    assert any("patient was removed from 'Accept checks'" in note for note in status.confirmation_notes)
+
+
+def test_a_reconverted_pet_is_not_covered(mrml_scene, synthetic_patient_dir):
+    """The IA series given as IV too (same-series) confirmed; re-converting the IV PET (new voxels, new SUV
+    parameters) withdraws the confirmation."""
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    for role in ("iaPetVolume", "ivPetVolume"):
+        node, _ = load_pet_node(mrml_scene, str(synthetic_patient_dir / "pet_ia"), role)
+        parameters.set_node(role, node)
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    assert [item["check"] for item in logic.live_update(parameters).consistency] == ["same-series"]
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.decision_text.startswith("NOT eligible")
+
+    load_pet_node(mrml_scene, str(synthetic_patient_dir / "pet_ia"), "IV", SuvOverrides(weight_kg=79.0),
+                  volume_node=parameters.iv_pet)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and parameters.get("confirmConsistency") is False
+    assert any("re-converted" in note for note in status.confirmation_notes), status.confirmation_notes
+    # the same values again: still new voxels, still withdrawn once ticked before
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.determined
+    load_pet_node(mrml_scene, str(synthetic_patient_dir / "pet_ia"), "IV", SuvOverrides(weight_kg=79.0),
+                  volume_node=parameters.iv_pet)
+    assert not logic.update(parameters).summary.determined and parameters.get("confirmConsistency") is False
+
+
+def test_a_box_ticked_before_any_decision_was_shown_confirms_nothing(mrml_scene, synthetic_patient):
+    """Ticked while no decision was shown (inputs incomplete, or a value saved before the binding existed), the
+    box cannot stand for checks the user never saw."""
+    logic, parameters = patient_scene(mrml_scene, synthetic_patient)
+    nodes.set_dicom_identity(parameters.ia_pet, "PATIENT-A", "1.2.3")
+    nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-B", "1.2.3")
+    segmentation = parameters.segmentation
+    parameters.set_node("segmentation", None)
+    logic.mark_not_computed(logic.missing_inputs(parameters), parameters)
+    parameters.set("confirmConsistency", True)
+    parameters.set_node("segmentation", segmentation)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and parameters.get("confirmConsistency") is False
+    assert any("no decision was shown" in note for note in status.confirmation_notes), status.confirmation_notes
+
+
+def test_a_confirmation_saved_with_a_scene_does_not_survive_reloading(mrml_scene, synthetic_patient, tmp_path):
+    from ragaliv_mrml.scene_io import load_scene, save_scene
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    logic, parameters = _two_patients(mrml_scene, synthetic_patient)
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.determined
+    save_scene(mrml_scene, str(tmp_path / "scene.mrml"))
+    scene = load_scene(str(tmp_path / "scene.mrml"))
+    try:
+        reloaded = LesionRatioLogic(scene)
+        again = reloaded.parameters()
+        assert again.get("confirmConsistency") is True  # saved as it was ...
+        summary = reloaded.update(again).summary
+        assert not summary.determined and again.get("confirmConsistency") is False  # ... but honoured no more
+    finally:
+        scene.Clear(True)
+
+
+def test_scene_import_and_close_withdraw_the_confirmations(mrml_scene, synthetic_patient):
+    logic, parameters = _two_patients(mrml_scene, synthetic_patient)
+    parameters.set("confirmConsistency", True)
+    parameters.set("acceptChecks", "weight patient")
+    assert logic.update(parameters).summary.determined
+    logic.withdraw_confirmations()  # the panel calls this on EndImport
+    assert parameters.get("confirmConsistency") is False and parameters.get("acceptChecks") == "weight"
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined"
+    assert any("scene was loaded" in note for note in status.confirmation_notes), status.confirmation_notes
+    parameters.set("confirmConsistency", True)
+    assert logic.update(parameters).summary.determined
+    mrml_scene.Clear(0)  # File > Close scene: singleton nodes are reset (vtkMRMLScene::ResetNodes)
+    assert logic.parameters().get("confirmConsistency") is False
