@@ -11,7 +11,7 @@ SLICER58_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.9.*/bin/python
 VENV58  := .venv-slicer58
 STAMP58 := $(VENV58)/.installed
 
-.PHONY: demo test test-slicer58 lint bench clean venv review review-test review-venv
+.PHONY: demo test test-slicer58 lint bench clean venv review review-test review-screenshot review-venv
 
 venv: $(STAMP)
 
@@ -89,6 +89,11 @@ $(CHROMIUM):
 review-test: $(REVIEW_TEST_STAMP) $(CHROMIUM)
 	@RAGALIV_REVIEW_TESTS=1 RAGALIV_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest Testing/review $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "make review-test: pytest collected no tests - failing"; exit 1; fi; exit $$rc
+
+# The README's docs/review.png, taken by the end-to-end screenshot test (a plain review-test leaves docs/ alone).
+review-screenshot: $(REVIEW_TEST_STAMP) $(CHROMIUM)
+	@RAGALIV_REVIEW_TESTS=1 RAGALIV_CHROMIUM=$(CHROMIUM) RAGALIV_REVIEW_SCREENSHOT=$(CURDIR)/docs/review.png \
+	$(BIN)/python -m pytest Testing/review/test_review_e2e.py -k screenshot $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV58) out .pytest_cache .ruff_cache

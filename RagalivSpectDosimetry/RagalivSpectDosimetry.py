@@ -215,17 +215,18 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
     # --- time points ------------------------------------------------------------------------------------
     def _dicomHeaders(self, volumeNode) -> list:
         """The DICOM headers of a volume loaded through Slicer's DICOM module (the first file's whole header, the
-        time tags of every other file: RagalivSpectDosimetryLib.header_prefill.read_headers), or []."""
+        time tags of every other file), or [] (not from DICOM, or a file missing: said on the status line)."""
         uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
         database = dicomDatabase()  # None when the DICOM module is disabled or its database is not open
         if not uids or database is None:
             return []
-        paths = [database.fileForInstance(uid) for uid in uids]
-        if not paths[0]:
-            return []
-        from RagalivSpectDosimetryLib.header_prefill import read_headers
+        from RagalivSpectDosimetryLib.header_prefill import series_headers
 
-        return read_headers([path for path in paths if path])
+        headers, problem = series_headers([database.fileForInstance(uid) for uid in uids], volumeNode.GetName())
+        if problem:
+            self.ui.statusLabel.text = problem
+            logging.warning("RagalivSpectDosimetry: " + problem)
+        return headers
 
     def onSpectSelected(self, volumeNode) -> None:
         """Fill units, time, injection and activity from the DICOM header: only fields still empty, each value

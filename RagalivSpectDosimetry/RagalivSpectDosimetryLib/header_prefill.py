@@ -33,17 +33,42 @@ class HeaderPrefill:
     notes: list[str] = field(default_factory=list)
 
 
-def read_headers(paths: Sequence[str]) -> list:
-    """The DICOM headers of a series' files for the pre-fill: the first file's whole header (without pixels), and
-    of the others only :data:`TIME_TAGS` (the acquisition time is the earliest of any slice)."""
+def _read_header(path: str, whole: bool):
+    """One file's header without pixels: all of it (``whole``) or only :data:`TIME_TAGS`."""
     import pydicom
 
+    if whole:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(TIME_TAGS))
+
+
+def read_headers(paths: Sequence[str]) -> list:
+    """The DICOM headers of a series' files for the pre-fill: the first file's whole header (without pixels), and
+    of the others only :data:`TIME_TAGS` (the acquisition time is the earliest of any slice). Raises OSError or
+    pydicom's InvalidDicomError for a file that cannot be read (:func:`series_headers` says which)."""
+    return [_read_header(path, index == 0) for index, path in enumerate(paths)]
+
+
+def series_headers(paths: Sequence[str], name: str) -> tuple[list, Optional[str]]:
+    """(headers, None) of the files of SPECT ``name`` as the DICOM database lists them (one path per instance, ""
+    for one it does not know), or ([], why) when any is missing or unreadable: a series moved or unmounted since
+    it was loaded. Then nothing is pre-filled and no acquisition time is kept, as for a SPECT not loaded from
+    DICOM (an empty "Acquired (DICOM)" cell), rather than an acquisition time from part of the series."""
+    from pydicom.errors import InvalidDicomError
+
     paths = list(paths)
-    if not paths:
-        return []
-    headers = [pydicom.dcmread(paths[0], stop_before_pixels=True)]
-    headers += [pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(TIME_TAGS)) for path in paths[1:]]
-    return headers
+    not_read = "its header was not read (no pre-fill; the time entered is not compared with its acquisition time)"
+    missing = sum(1 for path in paths if not path)
+    if missing:
+        return [], f"{missing} of the {len(paths)} DICOM files of {name} are not in the DICOM database: {not_read}"
+    headers = []
+    for index, path in enumerate(paths):
+        try:
+            headers.append(_read_header(path, index == 0))
+        except (OSError, InvalidDicomError) as error:
+            return [], (f"the DICOM file {path} of {name} cannot be read ({error}): {not_read}. Re-import the "
+                        "series in the DICOM module to restore it")
+    return headers, None
 
 
 def _as_list(headers: Union[Sequence, object]) -> list:

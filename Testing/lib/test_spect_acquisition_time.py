@@ -204,3 +204,35 @@ def test_a_result_is_stale_when_only_an_acquisition_time_changed(synthetic_patie
                         acquisition_time=(injection + datetime.timedelta(hours=24.0)).isoformat(),
                         acquisition_source="DICOM AcquisitionDateTime (0008,002A)")
     assert not logic.result_is_current(parameters)
+
+
+# --- D2 (fourth review): a file of the series missing or unreadable ---------------------------------------------------
+@pytest.mark.parametrize("damage", ["deleted", "not-dicom", "not-in-database"])
+def test_a_series_with_a_missing_file_gives_no_acquisition_time_and_says_why(damage, edited_spect, tmp_path):
+    """The panel reads every file of the SPECT (the acquisition time is the earliest of any slice). A series moved
+    or unmounted since it was loaded, or a file the database no longer lists, gives no headers (no pre-fill, no
+    acquisition time: the time point is added as for a SPECT not loaded from DICOM) and a note naming the SPECT
+    and the file; never a raw error that blocks "Add time point", never a time from part of the series."""
+    from RagalivSpectDosimetryLib.header_prefill import header_acquisition_time, series_headers
+
+    folders, _ = edited_spect
+    series = tmp_path / "series"
+    shutil.copytree(folders["series-time-later"], series)
+    paths = sorted(str(path) for path in series.iterdir())
+    headers, problem = series_headers(paths, "SPECT 24 h")
+    assert problem is None and header_acquisition_time(headers) == CASES["series-time-later"][1:3]
+
+    victim = paths[len(paths) // 2]
+    if damage == "deleted":
+        (series / victim).unlink()
+    elif damage == "not-dicom":
+        (series / victim).write_bytes(b"not a DICOM file")
+    else:
+        paths[len(paths) // 2] = ""  # fileForInstance gives "" for an instance the database does not know
+    headers, problem = series_headers(paths, "SPECT 24 h")
+    assert headers == []
+    assert "SPECT 24 h" in problem and "not compared with its acquisition time" in problem
+    if damage == "not-in-database":
+        assert problem.startswith(f"1 of the {len(paths)} DICOM files of SPECT 24 h are not in the DICOM database")
+    else:
+        assert "cannot be read" in problem and victim.rsplit("/", 1)[-1] in problem

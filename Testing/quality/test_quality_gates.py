@@ -299,6 +299,6 @@ def test_spect_panel_shows_fit_notes_and_passes_acquisition_times():
     assert "header_acquisition_time(headers)" in added
     assert "acquisition_time=acquisitionTime, acquisition_source=acquisitionSource" in added
     assert "prefill_from_header(headers," in _function_source(module, "onSpectSelected")
-    assert "read_headers(" in _function_source(module, "_dicomHeaders")
+    assert "series_headers(" in _function_source(module, "_dicomHeaders")  # D2 (fourth review): a missing file said
     assert "populationBrowseButton" in _function_source(module, "setup")
     assert "panel_hints = True" in _function_source(module, "lib")
