@@ -7,11 +7,14 @@ decide for another pair, nor for a check that failed after it was ticked.
 
 So each confirmation is bound to what it was given for:
 
-* the failed consistency checks of the decision shown when it was given (:class:`Shown`), and
+* the failed consistency checks of the decision shown when it was given (:class:`Shown`), each named by its id
+  and, for a check raised per lesion and scan (``voxel-outlier``), its subject ("voxel-outlier (Lesion 3 IA)",
+  :func:`finding_key`): a hot voxel confirmed in Lesion 1 does not confirm one in a Lesion 3 drawn later
+  (fourth review, D1), and
 * the IA/IV pair: for each PET its node, its voxels (image MTime: a re-conversion or an edit makes new voxels), its
   PatientID and SeriesInstanceUID, its SUV normalisation and the SUV parameters it was converted with (SHA-256).
 
-It is honoured while every failed check it would confirm was failing when it was given and the pair is unchanged;
+It is honoured while every failed finding it would confirm was failing when it was given and the pair is unchanged;
 otherwise the box is un-ticked (the id removed from "Accept checks") and the decision is NOT DETERMINED again until
 the user confirms what is shown now. Plausibility ids in "Accept checks" (refusals of one scan's header values)
 are not bound: they name the value they accept. The binding is kept in the parameter node (JSON), so a scene saved
@@ -48,9 +51,22 @@ def pair_identity(ia_node, iv_node) -> dict[str, dict[str, object]]:
     return {"IA": pet_identity(ia_node), "IV": pet_identity(iv_node)}
 
 
+def finding_key(item: dict) -> str:
+    """What a confirmation names of a failed consistency check (an item of ``summary.consistency``): its id, and
+    its subject when the check fails per lesion and scan ("voxel-outlier (Lesion 3 IA)"); a pair check is its id."""
+    subject = item.get("subject") or ""
+    return f"{item['check']} ({subject})" if subject else item["check"]
+
+
+def key_check(key: str) -> str:
+    """The check id of a :func:`finding_key` (ids have no spaces)."""
+    return key.split(" ", 1)[0]
+
+
 @dataclass(frozen=True)
 class Shown:
-    """A computed decision: the pair it was computed for and its failed consistency checks (confirmed or not)."""
+    """A computed decision: the pair it was computed for and its failed consistency checks (confirmed or not), as
+    :func:`finding_key` keys."""
 
     pets: dict
     failed: tuple[str, ...]
@@ -71,7 +87,8 @@ def _changes(before: dict, after: dict) -> str:
 
 
 def binding_problem(binding: dict, pets: dict, failed: list[str]) -> Optional[str]:
-    """Why ``binding`` does not cover the current pair and failed checks (those it would confirm), or None."""
+    """Why ``binding`` does not cover the current pair and failed checks (:func:`finding_key` keys of those it would
+    confirm), or None."""
     bound = binding.get("pets") or {}
     if not bound:
         return "it was given while no decision was shown for these inputs; tick it (add the id) again after reading " \
@@ -140,9 +157,10 @@ class Confirmations:
                 kept.append(check)
                 continue
             if check not in bindings:
-                bindings[check] = self._binding(given_for, [check] if given_for and check in given_for.failed else [])
+                bindings[check] = self._binding(
+                    given_for, [key for key in (given_for.failed if given_for else ()) if key_check(key) == check])
                 self.changed = True
-            problem = binding_problem(bindings[check], pets, [item for item in failed if item == check])
+            problem = binding_problem(bindings[check], pets, [key for key in failed if key_check(key) == check])
             if problem:
                 notes.append(f"{check} was removed from {ACCEPT_FIELD}: {problem}.")
                 del bindings[check]

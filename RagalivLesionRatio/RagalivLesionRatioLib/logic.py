@@ -50,7 +50,7 @@ from ragaliv.sampling import segment_weights
 from ragaliv_mrml import nodes, plots, tables
 from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX, accepted_checks, for_panel, panel_error
 
-from .confirmation import Confirmations, Shown, pair_identity
+from .confirmation import Confirmations, Shown, finding_key, pair_identity
 from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
 
 SUV_UNITS = ("g/mL", "cm2/mL")
@@ -321,7 +321,7 @@ class LesionRatioLogic:
         summary = summarise(rows, settings, findings)
         # Every failed consistency check (confirmed or not); the confirmations are honoured only for what they
         # were given for, else withdrawn and the decision summarised again without them.
-        failed = list(dict.fromkeys(item["check"] for item in summary.consistency))
+        failed = list(dict.fromkeys(finding_key(item) for item in summary.consistency))
         pets = pair_identity(ia_node, iv_node)
         confirmations = Confirmations(parameters)
         shown = Shown(pets, tuple(failed))
@@ -364,7 +364,8 @@ class LesionRatioLogic:
             warnings.extend(text for text in suv_warnings(node, role) if text not in warnings)
         hint = for_panel if self.panel_hints else (lambda text: text)
         consistency = [{**item, "hint": hint(item.get("hint", ""))} for item in summary.consistency]
-        open_checks = [item["check"] for item in summary.consistency if item["status"] == "not confirmed"]
+        open_checks = list(dict.fromkeys(item["check"] for item in summary.consistency
+                                         if item["status"] == "not confirmed"))
         confirm_hint = ""
         if open_checks:
             confirm_hint = (f"Check the inputs. If they are right, tick {CONFIRM_BOX} (all checks), or add "

@@ -203,3 +203,82 @@ def test_scene_import_and_close_withdraw_the_confirmations(mrml_scene, synthetic
     assert logic.update(parameters).summary.determined
     mrml_scene.Clear(0)  # File > Close scene: singleton nodes are reset (vtkMRMLScene::ResetNodes)
     assert logic.parameters().get("confirmConsistency") is False
+
+
+# --- D1 (fourth review): a per-lesion finding is confirmed only for the lesion it was shown for -----------------
+def _hot_voxel_scene(scene, patient):
+    """The synthetic patient, metric SUVmax, an isolated hot voxel (x200) in the IA PET inside Lesion 1 and inside
+    Lesion 3, with Lesion 3 not drawn yet (the review's /tmp/r4/outlier.py). Returns the logic, the parameters and
+    Lesion 3's segment, to draw later."""
+    import numpy as np
+    from conftest import suv_node
+    from ragaliv.geometry import Volume
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    activity = patient.ia.activity
+    array = np.array(activity.array, copy=True)  # the session's patient is shared: not modified
+    to_index = np.linalg.inv(activity.geometry.ijk_to_lps)
+    segments = {segment.name: segment for segment in patient.segments}
+    for name in ("Lesion 1", "Lesion 3"):
+        segment = segments[name]
+        kji = np.argwhere(segment.mask)
+        k, j, i = kji[len(kji) // 2]
+        lps = segment.geometry.ijk_to_lps @ np.array([i, j, k, 1.0])
+        pi, pj, pk = np.round(to_index @ lps)[:3].astype(int)
+        array[pk, pj, pi] *= 200.0
+    hot = Volume(array, activity.geometry, activity.unit)
+    mri = nodes.add_volume_node(scene, patient.mri, "MRI")
+    ia = suv_node(scene, hot, patient.ia.suv_per_bq_per_ml, "IA")
+    iv = suv_node(scene, patient.iv.activity, patient.iv.suv_per_bq_per_ml, "IV")
+    for node in (ia, iv):
+        nodes.set_dicom_identity(node, "PATIENT-A", "1.2.3")
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    segmentation.CreateDefaultDisplayNodes()
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(mri)
+    for segment in patient.segments:
+        if segment.name != "Lesion 3":
+            nodes.add_segment(segmentation, segment, segment.name, segment.color_rgb)
+    logic = LesionRatioLogic(scene)
+    parameters = logic.parameters()
+    for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
+        parameters.set_node(role, node)
+    parameters.set("metric", "suvmax")
+    return logic, parameters, segments["Lesion 3"]
+
+
+@pytest.mark.parametrize("how", ["box", "accept"])
+def test_a_voxel_outlier_confirmed_for_one_lesion_does_not_confirm_another(mrml_scene, synthetic_patient, how):
+    """The review's reproduction (D1): voxel-outlier confirmed after reading Lesion 1's finding; Lesion 3, drawn
+    later, has an isolated hot voxel too: NOT DETERMINED again (its ratio of ~920 must not enter the mean), the box
+    un-ticked (the id removed) and the note names Lesion 3."""
+    logic, parameters, lesion_3 = _hot_voxel_scene(mrml_scene, synthetic_patient)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined"
+    assert [(item["check"], item["subject"]) for item in status.consistency] == [("voxel-outlier", "Lesion 1 IA")]
+    if how == "box":
+        parameters.set("confirmConsistency", True)
+    else:
+        parameters.set("acceptChecks", "voxel-outlier")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined" and status.decision_text.startswith("ELIGIBLE")
+    assert status.confirmation_notes == []
+
+    nodes.add_segment(parameters.segmentation, lesion_3, "Lesion 3", lesion_3.color_rgb)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and status.decision_text.startswith("NOT DETERMINED")
+    assert logic.analysis.summary.eligible is None
+    assert logic.analysis.summary.lesion_ratios["Lesion 3"] > 100  # the hot voxel's ratio, left undecided
+    assert {(item["subject"], item["status"]) for item in status.consistency} == \
+        {("Lesion 1 IA", "not confirmed"), ("Lesion 3 IA", "not confirmed")}
+    assert any("voxel-outlier (Lesion 3 IA) failed since it was confirmed" in note
+               for note in status.confirmation_notes), status.confirmation_notes
+    if how == "box":
+        assert parameters.get("confirmConsistency") is False
+    else:
+        assert parameters.get("acceptChecks") == ""
+    # confirmed again after reading both findings: decided, both listed as confirmed
+    parameters.set("confirmConsistency" if how == "box" else "acceptChecks",
+                   True if how == "box" else "voxel-outlier")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert {item["status"] for item in status.consistency} == {"confirmed by the user"}

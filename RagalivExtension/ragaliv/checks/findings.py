@@ -58,12 +58,15 @@ CHECKS = {**PLAUSIBILITY_CHECKS, **CONSISTENCY_CHECKS}
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of a check. ``hint`` says how to fix it (and how to override it)."""
+    """One result of a check. ``hint`` says how to fix it (and how to override it); ``subject`` what it is about
+    when one check can fail for several things ("Lesion 3 IA" for a lesion's voxel in one scan, "IA" for one PET;
+    "" for the IA/IV pair), so that a confirmation can name the very finding it was given for."""
 
     check: str
     severity: str
     message: str
     hint: str = ""
+    subject: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"check": self.check, "severity": self.severity, "message": self.message, "hint": self.hint}
