@@ -110,7 +110,7 @@ def test_unchanged_inputs_stay_confirmed_and_the_export_records_what_was_confirm
     assert summary["eligible"] is None and provenance["parameters"]["confirm_consistency"] is False
 
 
-def test_accepted_consistency_ids_are_bound_too_plausibility_ids_stay(mrml_scene, synthetic_patient):
+def test_accepted_consistency_ids_are_bound_too(mrml_scene, synthetic_patient):
     logic, parameters = _two_patients(mrml_scene, synthetic_patient)
     parameters.set("acceptChecks", "weight, patient")
     summary = logic.update(parameters).summary
@@ -118,7 +118,8 @@ def test_accepted_consistency_ids_are_bound_too_plausibility_ids_stay(mrml_scene
     nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-C", "1.2.3")
     status = logic.live_update(parameters)
     assert status.decision_status == "not determined"
-    assert parameters.get("acceptChecks") == "weight"  # the plausibility id stays, the consistency id is removed
+    # the consistency id is removed; the plausibility id stays (no refusal of it that it does not cover, see below)
+    assert parameters.get("acceptChecks") == "weight"
     assert any("patient was removed from 'Accept checks'" in note for note in status.confirmation_notes)
 
 
@@ -195,7 +196,7 @@ def test_scene_import_and_close_withdraw_the_confirmations(mrml_scene, synthetic
     parameters.set("acceptChecks", "weight patient")
     assert logic.update(parameters).summary.determined
     logic.withdraw_confirmations()  # the panel calls this on EndImport
-    assert parameters.get("confirmConsistency") is False and parameters.get("acceptChecks") == "weight"
+    assert parameters.get("confirmConsistency") is False and parameters.get("acceptChecks") == ""
     status = logic.live_update(parameters)
     assert status.decision_status == "not determined"
     assert any("scene was loaded" in note for note in status.confirmation_notes), status.confirmation_notes
@@ -282,3 +283,138 @@ def test_a_voxel_outlier_confirmed_for_one_lesion_does_not_confirm_another(mrml_
     status = logic.live_update(parameters)
     assert status.decision_status == "determined"
     assert {item["status"] for item in status.consistency} == {"confirmed by the user"}
+
+
+# --- D4 (fourth review): a plausibility id accepts only the refusals it was given for ------------------------------
+def _edited(source, target, **keywords):
+    """A copy of a PET series with header values changed (``RadionuclideTotalDose`` in its sequence item)."""
+    import shutil
+
+    import pydicom
+
+    shutil.copytree(source, target)
+    series_uid = pydicom.uid.generate_uid() if keywords.get("PatientID") else None
+    for path in sorted(target.iterdir()):
+        dataset = pydicom.dcmread(path)
+        for keyword, value in keywords.items():
+            item = dataset.RadiopharmaceuticalInformationSequence[0] if keyword == "RadionuclideTotalDose" else dataset
+            setattr(item, keyword, value)
+        if series_uid:  # another patient: another series
+            dataset.SeriesInstanceUID = series_uid
+        dataset.save_as(path)
+    return str(target)
+
+
+@pytest.mark.parametrize(("check", "value", "change"), [
+    ("weight", "780 kg", {"PatientWeight": 780}),
+    ("injected-activity", "1500 MBq", {"RadionuclideTotalDose": 1.5e9}),
+], ids=["weight", "injected-activity"])
+def test_an_accepted_header_value_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path,
+                                                                       check, value, change):
+    """The IA PET of patient A is refused at conversion; the id added after reading the refusal converts it. A PET of
+    patient B with an implausible value of the same check (refused before A's), and A's series converted as the IV
+    PET, are refused again (nothing stored), the id removed with a note naming that PET; added again, it accepts
+    that one and still the IA PET's (no loop of re-adding when both PETs are re-converted)."""
+    from ragaliv.errors import RagalivInputError
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    a_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "a_ia", **change)
+    b_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "b_iv", PatientID="PATIENT-B", **change)
+    logic = LesionRatioLogic(mrml_scene)
+    logic.panel_hints = True
+    parameters = logic.parameters()
+    volumes = mrml_scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    with pytest.raises(RagalivInputError):  # read first, then another refusal: the id is given for the last one
+        logic.load_pet(b_iv, "IV")
+    with pytest.raises(RagalivInputError) as refused:
+        logic.load_pet(a_ia, "IA")
+    assert value in refused.value.message and f"add {check} to the 'Accept checks' field" in refused.value.hint
+    parameters.set("acceptChecks", check)  # after reading the refusal
+    ia, pet = logic.load_pet(a_ia, "IA")
+    assert any(text.startswith(f"ACCEPTED BY THE USER (--accept {check})") and value in text
+               for text in pet.parameters.warnings)
+
+    for files, role, who in ((b_iv, "IV", "PatientID 'PATIENT-B'"), (a_ia, "IV", "PatientID 'RGL-SYN-000'")):
+        parameters.set("acceptChecks", check)
+        with pytest.raises(RagalivInputError) as refused:
+            logic.load_pet(files, role)
+        message = refused.value.message
+        assert value in message and f"{check} was removed from 'Accept checks'" in message
+        assert f"the {role} PET ({who}" in message.split("removed from")[1], message
+        assert parameters.get("acceptChecks") == ""
+        assert mrml_scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == volumes + 1  # only A's IA PET
+    assert any(f"{check} was removed" in note for note in logic.live_update(parameters).confirmation_notes)
+
+    parameters.set("acceptChecks", check)  # after reading the second refusal: accepts it and the earlier ones
+    iv, _ = logic.load_pet(a_ia, "IV")
+    for files, role, node in ((a_ia, "IA", ia), (a_ia, "IV", iv)):  # "Re-convert both PETs"
+        assert logic.load_pet(files, role, volume_node=node)[0] is node
+    logic.load_pet(b_iv, "IV", volume_node=iv)
+    assert parameters.get("acceptChecks") == check
+    assert nodes.dicom_identity(iv)[0] == "PATIENT-B"
+
+
+def test_an_accepted_pet_activity_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path):
+    """pet-activity (refused by the update: the IA PET holds 3x its injected activity) accepted after the refusal;
+    an IV PET with the same defect selected later is refused again, the id removed with a note naming the IV PET."""
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
+    low_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "iv", RadionuclideTotalDose=29.6e6)
+    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
+        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    status = logic.live_update(parameters)
+    assert not status.computed and status.reason.startswith("The IA PET holds 3.")
+    parameters.set("acceptChecks", "pet-activity")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert any("ACCEPTED BY THE USER (--accept pet-activity): The IA PET holds" in text for text in status.warnings)
+
+    parameters.set_node("ivPetVolume", load_pet_node(mrml_scene, low_iv, "IV 2")[0])
+    status = logic.live_update(parameters)
+    assert not status.computed and status.reason.startswith("The IV PET holds")
+    assert parameters.get("acceptChecks") == ""
+    assert any(note.startswith("pet-activity was removed from 'Accept checks': it was given for the refusal of the "
+                               "IA PET") and "not for this one of the IV PET" in note
+               for note in status.confirmation_notes), status.confirmation_notes
+    parameters.set("acceptChecks", "pet-activity")  # after reading it: both PETs' refusals accepted
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert sum("ACCEPTED BY THE USER (--accept pet-activity)" in text for text in status.warnings) == 2
+
+
+@pytest.mark.parametrize("given_with_inputs", [False, True])
+def test_an_id_added_before_its_refusal_accepts_nothing_unless_given_with_the_inputs(mrml_scene, synthetic_patient_dir,
+                                                                                    tmp_path, given_with_inputs):
+    """In the panel, an id typed before any refusal of it was shown accepts none (removed with a note when one
+    comes); ``ragaliv review --accept`` comes with its inputs and covers what the first update refuses, as
+    ``ragaliv ratio --accept`` covers its one invocation."""
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
+    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
+        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    parameters.set("acceptChecks", "pet-activity")
+    if given_with_inputs:
+        logic.confirmations_given_with_inputs()
+    status = logic.live_update(parameters)
+    if given_with_inputs:
+        assert status.decision_status == "determined" and parameters.get("acceptChecks") == "pet-activity"
+    else:
+        assert not status.computed and status.reason.startswith("The IA PET holds 3.")
+        assert parameters.get("acceptChecks") == ""
+        assert any("added before any refusal of it was shown" in note for note in status.confirmation_notes)
