@@ -93,8 +93,9 @@ class RagalivLesionRatioParameterNode:
     contourPercent: Annotated[float, WithinRange(5.0, 95.0)] = 40.0
     contourRadiusMm: Annotated[float, WithinRange(5.0, 100.0)] = 25.0
     # "Inputs checked — decide anyway" (ragaliv ratio --confirm-consistency) and "Accept checks" (--accept ids):
-    # read by the Lib, recorded in the exports. The Lib binds each to the failed checks shown and the IA/IV pair
-    # when it was given (its own "consistencyConfirmations" parameter) and un-ticks it (removes the id) for others.
+    # read by the Lib, recorded in the exports. The Lib binds each to what was shown when it was given (its own
+    # "consistencyConfirmations" parameter: the failed checks and the IA/IV pair; a plausibility id the refusal) and
+    # un-ticks it (removes the id) for anything else (RagalivLesionRatioLib/confirmation.py).
     confirmConsistency: bool = False
     acceptChecks: str = ""
 
@@ -364,10 +365,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
     # --- PET loading --------------------------------------------------------------------------------------
     def _overrides(self, role: str):
         """The "SUV parameters" panel fields (the ones ragaliv.pet.suv's error hints name) as SuvOverrides, when
-        "Override DICOM values" is ticked; 0 / "DICOM header" keeps the header value. The "Accept checks" ids
-        always (a refused header value is accepted with them, as with --accept)."""
-        from RagalivLesionRatioLib import accepted_checks
-
+        "Override DICOM values" is ticked; 0 / "DICOM header" keeps the header value. (A refused header value is
+        accepted by the Lib's conversion, with the "Accept checks" ids given for that refusal.)"""
         use = self.ui.overrideCheckBox.checked
 
         def positive(spinBox):
@@ -392,7 +391,6 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
             injection_time=dateTimeOrHeader(self.ui.iaInjectionDateTimeEdit if ia else self.ui.ivInjectionDateTimeEdit),
             scan_time=dateTimeOrHeader(self.ui.iaScanDateTimeEdit if ia else self.ui.ivScanDateTimeEdit),
             half_life_s=positive(self.ui.halfLifeSpinBox),
-            accept=accepted_checks(self._parameterNode.acceptChecks),
         )
 
     def _choosePetSeries(self, role: str):
@@ -436,10 +434,8 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
         if not files:
             return
         with slicer.util.tryWithErrorDisplay(message, waitCursor=True):
-            from RagalivLesionRatioLib import load_pet_node
-
-            node, _pet = load_pet_node(slicer.mrmlScene, files, f"{role} PET SUV", self._overrides(role),
-                                       self._parameterNode.normalization, panel_hints=True)
+            # The Lib's conversion: panel hints, and the "Accept checks" ids given for this PET's refusals only.
+            node, _pet = self.logic.lib.load_pet(files, role, self._overrides(role), self._parameterNode.normalization)
             if role == "IA":
                 self._parameterNode.iaPetVolume = node
             else:
@@ -449,13 +445,11 @@ class RagalivLesionRatioWidget(ScriptedLoadableModuleWidget, VTKObservationMixin
 
     def onReapplySuv(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to re-convert the PETs to SUV."), waitCursor=True):
-            from RagalivLesionRatioLib import load_pet_node
-
             for role, node in (("IA", self._parameterNode.iaPetVolume), ("IV", self._parameterNode.ivPetVolume)):
                 files = json.loads(node.GetAttribute("Ragaliv.SourceFiles") or "[]") if node else []
                 if files:
-                    load_pet_node(slicer.mrmlScene, files, node.GetName(), self._overrides(role),
-                                  self._parameterNode.normalization, volume_node=node, panel_hints=True)
+                    self.logic.lib.load_pet(files, role, self._overrides(role), self._parameterNode.normalization,
+                                            volume_node=node)
             self._showSuvParameters()
         if self.ui.updateButton.enabled:
             self.onUpdateButton()

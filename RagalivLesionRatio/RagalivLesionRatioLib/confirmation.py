@@ -1,4 +1,5 @@
-"""What a confirmation of the IA/IV consistency checks stands for (third review of issue 10, N1).
+"""What a confirmation of the IA/IV consistency checks, or an accepted refusal, stands for (third review of issue 10,
+N1; fourth review, D1 and D4).
 
 ``ragaliv ratio --confirm-consistency`` (or ``--accept patient``) confirms the checks of one invocation: the user
 read them, then ran the command again with the flag. In the panel the box ("Inputs checked — decide anyway") and
@@ -7,23 +8,42 @@ decide for another pair, nor for a check that failed after it was ticked.
 
 So each confirmation is bound to what it was given for:
 
-* the failed consistency checks of the decision shown when it was given (:class:`Shown`), and
+* the failed consistency checks of the decision shown when it was given (:class:`Shown`), each named by its id
+  and, for a check raised per lesion and scan (``voxel-outlier``), its subject ("voxel-outlier (Lesion 3 IA)",
+  :func:`finding_key`): a hot voxel confirmed in Lesion 1 does not confirm one in a Lesion 3 drawn later, and
 * the IA/IV pair: for each PET its node, its voxels (image MTime: a re-conversion or an edit makes new voxels), its
   PatientID and SeriesInstanceUID, its SUV normalisation and the SUV parameters it was converted with (SHA-256).
 
-It is honoured while every failed check it would confirm was failing when it was given and the pair is unchanged;
+It is honoured while every failed finding it would confirm was failing when it was given and the pair is unchanged;
 otherwise the box is un-ticked (the id removed from "Accept checks") and the decision is NOT DETERMINED again until
-the user confirms what is shown now. Plausibility ids in "Accept checks" (refusals of one scan's header values)
-are not bound: they name the value they accept. The binding is kept in the parameter node (JSON), so a scene saved
-and reloaded (new voxels, new MTimes) comes back unconfirmed.
+the user confirms what is shown now.
+
+A plausibility id in "Accept checks" (weight, injected-activity, pet-activity, ...) accepts refusals, which stop a
+PET's SUV conversion (:meth:`~RagalivLesionRatioLib.logic.LesionRatioLogic.load_pet`: weight, height, bmi,
+injected-activity, half-life, nuclide, uptake-time) or the decision (the image checks of the update: pet-activity,
+nuclide). It is bound to the latest refusal of its check that the Lib showed before it was added, by a
+conversion or an update (each refused finding as a :func:`refusal`: the check, the role the PET was converted or
+used as, its PatientID and SeriesInstanceUID, and the message, which names the value and where it came from), and
+accepts those findings only. A refusal of that check for anything else (another value, another patient or series,
+the other role) is refused as if the id were absent, and the id is removed with a note; adding it again, after
+reading the refusal, accepts the new refusal and those it accepted before. An id added before any refusal of its
+check was shown accepts nothing. A PET converted while its refusal was accepted
+keeps that acceptance (its SUV parameters' warnings say so); the id only decides about later conversions and
+updates. (``ragaliv review`` passes ``--accept`` with its inputs: bound to the refusals of the first update, as
+``ragaliv ratio`` accepts those of its one invocation; the PETs are converted with the flags before.)
+
+The bindings are kept in the parameter node (JSON). A scene loaded into the current one comes back with the box
+un-ticked and the field empty (:meth:`Confirmations.withdraw`); one saved and reloaded otherwise (new voxels, new
+MTimes) comes back unconfirmed.
 """
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from ragaliv.checks.findings import CONSISTENCY_CHECKS
+from ragaliv.checks.findings import CONSISTENCY_CHECKS, PLAUSIBILITY_CHECKS
 from ragaliv.ratio.decision import RatioSettings
 from ragaliv_mrml import nodes
 from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX
@@ -48,9 +68,36 @@ def pair_identity(ia_node, iv_node) -> dict[str, dict[str, object]]:
     return {"IA": pet_identity(ia_node), "IV": pet_identity(iv_node)}
 
 
+def finding_key(item: dict) -> str:
+    """What a confirmation names of a failed consistency check (an item of ``summary.consistency``): its id, and
+    its subject when the check fails per lesion and scan ("voxel-outlier (Lesion 3 IA)"); a pair check is its id."""
+    subject = item.get("subject") or ""
+    return f"{item['check']} ({subject})" if subject else item["check"]
+
+
+def key_check(key: str) -> str:
+    """The check id of a :func:`finding_key` (ids have no spaces)."""
+    return key.split(" ", 1)[0]
+
+
+def refusal(check: str, role: str, patient_id: str, series_instance_uid: str, message: str) -> dict[str, str]:
+    """What a plausibility id accepts of one refused finding: the check, the role of the PET ("IA"/"IV"), its
+    PatientID and SeriesInstanceUID, and the message (the value and its source)."""
+    return {"check": check, "pet": role, "patient_id": patient_id or "",
+            "series_instance_uid": series_instance_uid or "", "message": message}
+
+
+def _pets_named(refusals: Sequence[dict]) -> str:
+    """The PETs of ``refusals`` in the panel's words: "the IA PET (PatientID 'A', series 1.2.3)"."""
+    names = dict.fromkeys(f"the {item['pet']} PET (PatientID {item['patient_id'] or '(none)'!r}, series "
+                          f"{item['series_instance_uid'] or '(none)'})" for item in refusals)
+    return " and ".join(names)
+
+
 @dataclass(frozen=True)
 class Shown:
-    """A computed decision: the pair it was computed for and its failed consistency checks (confirmed or not)."""
+    """A computed decision: the pair it was computed for and its failed consistency checks (confirmed or not), as
+    :func:`finding_key` keys."""
 
     pets: dict
     failed: tuple[str, ...]
@@ -71,7 +118,8 @@ def _changes(before: dict, after: dict) -> str:
 
 
 def binding_problem(binding: dict, pets: dict, failed: list[str]) -> Optional[str]:
-    """Why ``binding`` does not cover the current pair and failed checks (those it would confirm), or None."""
+    """Why ``binding`` does not cover the current pair and failed checks (:func:`finding_key` keys of those it would
+    confirm), or None."""
     bound = binding.get("pets") or {}
     if not bound:
         return "it was given while no decision was shown for these inputs; tick it (add the id) again after reading " \
@@ -87,8 +135,8 @@ def binding_problem(binding: dict, pets: dict, failed: list[str]) -> Optional[st
 
 
 class Confirmations:
-    """The bindings of the box and of the consistency ids in "Accept checks", read from and written to the
-    parameter node (``parameters``: a :class:`~RagalivLesionRatioLib.parameters.LesionRatioParameters`)."""
+    """The bindings of the box and of the ids in "Accept checks", read from and written to the parameter node
+    (``parameters``: a :class:`~RagalivLesionRatioLib.parameters.LesionRatioParameters`)."""
 
     def __init__(self, parameters):
         self.parameters = parameters
@@ -97,7 +145,9 @@ class Confirmations:
         except ValueError:
             record = {}
         self.record = record if isinstance(record, dict) else {}
-        self.record.setdefault("accept", {})
+        accept = self.record.get("accept")
+        self.record["accept"] = {check: binding for check, binding in accept.items() if isinstance(binding, dict)} \
+            if isinstance(accept, dict) else {}
         self.changed = False
 
     def save(self) -> None:
@@ -140,9 +190,10 @@ class Confirmations:
                 kept.append(check)
                 continue
             if check not in bindings:
-                bindings[check] = self._binding(given_for, [check] if given_for and check in given_for.failed else [])
+                bindings[check] = self._binding(
+                    given_for, [key for key in (given_for.failed if given_for else ()) if key_check(key) == check])
                 self.changed = True
-            problem = binding_problem(bindings[check], pets, [item for item in failed if item == check])
+            problem = binding_problem(bindings[check], pets, [key for key in failed if key_check(key) == check])
             if problem:
                 notes.append(f"{check} was removed from {ACCEPT_FIELD}: {problem}.")
                 del bindings[check]
@@ -154,24 +205,68 @@ class Confirmations:
         self.save()
         return RatioSettings(settings.metric, settings.aggregate, settings.threshold, confirm, tuple(kept)), notes
 
-    def withdraw(self) -> bool:
-        """Un-tick the box and remove the consistency ids from "Accept checks" (a scene was loaded into this one:
-        its confirmations were given elsewhere); True when anything was withdrawn."""
-        from ragaliv_mrml.panel_text import accepted_checks
+    def bind_refusals(self, accept: Sequence[str], shown: dict[str, list[dict]]) -> None:
+        """Bind each plausibility id of ``accept`` (the field) that has no binding yet to the refusals of its check in
+        ``shown`` (:func:`refusal` dicts by check id: those the Lib showed); drop the bindings of the plausibility ids
+        no longer in the field."""
+        bindings = self.record["accept"]
+        for check in [check for check in bindings if check in PLAUSIBILITY_CHECKS and check not in accept]:
+            del bindings[check]
+            self.changed = True
+        for check in accept:
+            if check in PLAUSIBILITY_CHECKS and check not in bindings:
+                bindings[check] = {"refusals": [dict(item) for item in shown.get(check, [])]}
+                self.changed = True
 
+    def screen(self, refusals: Sequence[dict], accept: Sequence[str],
+               shown: dict[str, list[dict]]) -> tuple[list[dict], list[str]]:
+        """The ``refusals`` (:func:`refusal` dicts) the plausibility ids of ``accept`` were given for, and notes on
+        the ids removed from the field.
+
+        The refusals not covered are the refusal the user sees now: for each of their checks they replace that
+        check's refusals in ``shown`` (an id added next is given for this refusal, not for one read earlier). An id
+        with a refusal of its check it does not cover is removed from "Accept checks"; the refusals it was given for
+        join the new ones in ``shown``, so that adding it again accepts both (re-converting both PETs cannot ask for
+        it in turn for each)."""
+        bindings = self.record["accept"]
+        covered, notes, refused, withdrawn = [], [], {}, []
+        for item in refusals:
+            binding = bindings.get(item["check"]) if item["check"] in accept else None
+            if binding is not None and item in (binding.get("refusals") or []):
+                covered.append(item)
+                continue
+            if item not in refused.setdefault(item["check"], []):
+                refused[item["check"]].append(dict(item))
+            if binding is not None and item["check"] not in withdrawn:
+                withdrawn.append(item["check"])
+        for check, items in refused.items():
+            given = (bindings.pop(check).get("refusals") or []) if check in withdrawn else []
+            shown[check] = [dict(item) for item in given if item not in items] + items
+            if check not in withdrawn:
+                continue
+            if given:
+                notes.append(f"{check} was removed from {ACCEPT_FIELD}: it was given for the refusal of "
+                             f"{_pets_named(given)} only, not for this one of {_pets_named(items)} (another PET, role "
+                             f"or value). If that value is right too, add {check} again.")
+            else:
+                notes.append(f"{check} was removed from {ACCEPT_FIELD}: it was added before any refusal of it was "
+                             f"shown, so it accepts none; {_pets_named(items)} is refused now. If that value is "
+                             f"right, add {check} again.")
+            self.changed = True
+        if withdrawn:
+            self.parameters.set("acceptChecks", ", ".join(check for check in accept if check not in withdrawn))
+        return covered, notes
+
+    def withdraw(self) -> bool:
+        """Un-tick the box and empty "Accept checks" (a scene was loaded into this one: its confirmations were given
+        elsewhere); True when anything was withdrawn."""
         withdrawn = False
         if self.parameters.get("confirmConsistency"):
             self.parameters.set("confirmConsistency", False)
             withdrawn = True
-        try:
-            accepted = accepted_checks(self.parameters.get("acceptChecks"))
-        except Exception:  # an unknown id: the field is refused by the next update, with its name
-            accepted = None
-        if accepted is not None:
-            kept = [check for check in accepted if check not in CONSISTENCY_CHECKS]
-            if kept != list(accepted):
-                self.parameters.set("acceptChecks", ", ".join(kept))
-                withdrawn = True
+        if self.parameters.get("acceptChecks"):
+            self.parameters.set("acceptChecks", "")
+            withdrawn = True
         if self.parameters.get(PARAMETER):
             self.parameters.set(PARAMETER, "")
         return withdrawn
@@ -179,3 +274,4 @@ class Confirmations:
     @staticmethod
     def _binding(given_for: Optional[Shown], checks: list[str]) -> dict:
         return {"pets": dict(given_for.pets) if given_for else {}, "checks": sorted(checks)}
+

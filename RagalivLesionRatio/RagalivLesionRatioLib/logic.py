@@ -5,34 +5,38 @@ masks only when their labelmap changes, and a segment's statistics only when its
 voxel) or a PET changed. Undo/redo and overwrite edits arrive without a reliable segment ID, so the
 cache, not the event, decides what changed (GUIDE §3).
 
-The input checks are those of ``ragaliv ratio`` (``check_ratio_inputs`` on the IA/IV :class:`PetScan` pair, then
-``summarise`` with their findings): refusals raise, failed consistency checks make the decision NOT DETERMINED
-until the panel's "Inputs checked — decide anyway" (``confirm_consistency``) or the check's id in "Accept checks"
-confirms it. A confirmation covers only what it was given for (:mod:`.confirmation`): the failed checks shown then
-and that IA/IV pair; a new failed check or another pair withdraws it (the box is un-ticked) and the decision is NOT
-DETERMINED again. The checks read whole images, so their outcome is cached with what they read (the SUV voxels'
-MTime and geometry, the SUV parameters and identities stored on the PET nodes, the accepted checks): a segment edit
-does not re-run them.
+The input checks are those of ``ragaliv ratio`` (``ratio_input_findings`` on the IA/IV :class:`PetScan` pair, the
+refusals screened by the rule of ``check_ratio_inputs``, then ``summarise`` with the findings): refusals raise,
+failed consistency checks make the decision NOT DETERMINED until the panel's "Inputs checked — decide anyway"
+(``confirm_consistency``) or the check's id in "Accept checks" confirms it. A confirmation covers only what it was
+given for (:mod:`.confirmation`): the failed checks shown then and that IA/IV pair; a new failed check or another
+pair withdraws it (the box is un-ticked) and the decision is NOT DETERMINED again. An accepted refusal (a
+plausibility id in "Accept checks") covers only the refused values it was given for, in the update and in the PET
+conversion (:meth:`LesionRatioLogic.load_pet`). The checks read whole images, so their findings are cached with
+what they read (the SUV voxels' MTime and geometry, the SUV parameters and identities stored on the PET nodes): a
+segment edit or another accepted id does not re-run them.
 """
 
+import dataclasses
 import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
-from ragaliv.checks.findings import Finding
-from ragaliv.checks.pair import PetScan
+from ragaliv.checks.findings import REFUSE, Finding, RefusalError
+from ragaliv.checks.pair import PetScan, ratio_input_findings
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
+from ragaliv.pet.suv import SuvOverrides
 from ragaliv.ratio.analysis import (
     RATIO_COLUMNS,
     RatioAnalysis,
+    accept_refusals,
     check_pet_pair,
-    check_ratio_inputs,
     overlap_problem,
     row_values,
     rows_from_stats,
@@ -50,8 +54,9 @@ from ragaliv.sampling import segment_weights
 from ragaliv_mrml import nodes, plots, tables
 from ragaliv_mrml.panel_text import ACCEPT_FIELD, CONFIRM_BOX, accepted_checks, for_panel, panel_error
 
-from .confirmation import Confirmations, Shown, pair_identity
+from .confirmation import Confirmations, Shown, finding_key, pair_identity, refusal
 from .parameters import MODULE_NAME, LesionRatioParameters, get_parameter_node
+from .pet_import import store_pet_node
 
 SUV_UNITS = ("g/mL", "cm2/mL")
 SUV_CODE_VALUES = ("{SUVbw}g/ml", "{SUVlbm}g/ml", "{SUVbsa}cm2/ml", "{SUVibw}g/ml")
@@ -185,6 +190,9 @@ class LesionRatioLogic:
         self._shown: Optional[Shown] = None
         self._bind_to_next = False  # confirmations given with the inputs (a command line): bound to the next decision
         self._confirmation_notes: list[str] = []  # withdrawn confirmations, for the next status
+        # The refusals shown (conversions and updates), by check id: a plausibility id added to "Accept checks" is
+        # bound to those of its check (confirmation.refusal dicts).
+        self._refusals_shown: dict[str, list[dict]] = {}
         # The module panel sets this: refusal hints and the consistency hints name its controls ("add weight to
         # the 'Accept checks' field") instead of CLI flags; the review app keeps the CLI's words.
         self.panel_hints = False
@@ -198,6 +206,7 @@ class LesionRatioLogic:
         self._checks = None
         self.analysis, self.last_update = None, None
         self._shown, self._bind_to_next, self._confirmation_notes = None, False, []
+        self._refusals_shown = {}
 
     # --- parameters ----------------------------------------------------------------------------------
     def parameters(self) -> LesionRatioParameters:
@@ -217,21 +226,20 @@ class LesionRatioLogic:
         self._bind_to_next = True
 
     def withdraw_confirmations(self, parameters: Optional[LesionRatioParameters] = None) -> bool:
-        """Un-tick "Inputs checked — decide anyway" and remove the consistency ids from "Accept checks" (the panel
-        calls this when a scene is loaded into the current one: the confirmations came with it, given for other
-        inputs or another session); True when anything was withdrawn. Without ``parameters``, the module's
-        parameter node if there is one."""
+        """Un-tick "Inputs checked — decide anyway" and empty "Accept checks" (the panel calls this when a scene is
+        loaded into the current one: the confirmations came with it, given for other inputs or another session);
+        True when anything was withdrawn. Without ``parameters``, the module's parameter node if there is one."""
         if parameters is None:
             node = get_parameter_node(self.scene, create=False)
             if node is None:
                 return False
             parameters = LesionRatioParameters(node)
-        self._shown, self._bind_to_next = None, False
+        self._shown, self._bind_to_next, self._refusals_shown = None, False, {}
         withdrawn = Confirmations(parameters).withdraw()
         if withdrawn:
             self._confirmation_notes.append(
-                f"{CONFIRM_BOX} was un-ticked and the consistency ids removed from {ACCEPT_FIELD}: a scene was loaded; "
-                "confirm again what is shown now.")
+                f"{CONFIRM_BOX} was un-ticked and the ids removed from {ACCEPT_FIELD}: a scene was loaded; confirm "
+                "again what is shown now.")
         return withdrawn
 
     # --- inputs --------------------------------------------------------------------------------------
@@ -302,7 +310,10 @@ class LesionRatioLogic:
                 f"IA PET is in {ia.unit}, IV PET in {iv.unit}.", "Load both with the same SUV normalisation."
             )
         same_normalization(ia_node, iv_node)
-        findings = self._input_findings(ia_node, iv_node, ia, iv, settings)  # refusals raise here, as in the CLI
+        confirmations = Confirmations(parameters)
+        findings = self._input_findings(ia_node, iv_node, ia, iv)
+        # refusals raise here, as in the CLI, unless an id in "Accept checks" was given for them
+        settings, findings = self._screen_refusals(confirmations, parameters, settings, findings, ia_node, iv_node)
         ids, _ = self._current_masks(segmentation_node)
         recomputed = set()
         for segment_id in ids:
@@ -321,9 +332,8 @@ class LesionRatioLogic:
         summary = summarise(rows, settings, findings)
         # Every failed consistency check (confirmed or not); the confirmations are honoured only for what they
         # were given for, else withdrawn and the decision summarised again without them.
-        failed = list(dict.fromkeys(item["check"] for item in summary.consistency))
+        failed = list(dict.fromkeys(finding_key(item) for item in summary.consistency))
         pets = pair_identity(ia_node, iv_node)
-        confirmations = Confirmations(parameters)
         shown = Shown(pets, tuple(failed))
         bound, notes = confirmations.apply(settings, pets, failed, shown if self._bind_to_next else self._shown)
         if bound != settings:
@@ -364,7 +374,8 @@ class LesionRatioLogic:
             warnings.extend(text for text in suv_warnings(node, role) if text not in warnings)
         hint = for_panel if self.panel_hints else (lambda text: text)
         consistency = [{**item, "hint": hint(item.get("hint", ""))} for item in summary.consistency]
-        open_checks = [item["check"] for item in summary.consistency if item["status"] == "not confirmed"]
+        open_checks = list(dict.fromkeys(item["check"] for item in summary.consistency
+                                         if item["status"] == "not confirmed"))
         confirm_hint = ""
         if open_checks:
             confirm_hint = (f"Check the inputs. If they are right, tick {CONFIRM_BOX} (all checks), or add "
@@ -415,27 +426,88 @@ class LesionRatioLogic:
         return status
 
     # --- input checks ----------------------------------------------------------------------------------
-    def _input_findings(self, ia_node, iv_node, ia: Volume, iv: Volume, settings: RatioSettings) -> list[Finding]:
-        """``check_ratio_inputs`` of the PET pair, as ``ragaliv ratio`` runs it (refusals raise), cached with what
-        it reads: the SUV voxels (their key in the SUV cache: image MTime and geometry), the SUV parameters and
-        identities stored on each node, and the accepted checks."""
+    def _input_findings(self, ia_node, iv_node, ia: Volume, iv: Volume) -> list[Finding]:
+        """``ratio_input_findings`` of the PET pair, as ``ragaliv ratio`` runs them, cached with what they read: the
+        SUV voxels (their key in the SUV cache: image MTime and geometry), and the SUV parameters and identities
+        stored on each node."""
         identities = [(nodes.dicom_identity(node)[0], nodes.dicom_series_uid(node)) for node in (ia_node, iv_node)]
-        key = (settings.accept, tuple(
-            (node.GetID(), self._suv[node.GetID()][0], node.GetAttribute("Ragaliv.SuvParameters") or "", identity)
-            for node, identity in zip((ia_node, iv_node), identities)))
+        key = tuple((node.GetID(), self._suv[node.GetID()][0], node.GetAttribute("Ragaliv.SuvParameters") or "",
+                     identity) for node, identity in zip((ia_node, iv_node), identities))
         if self._checks is None or self._checks[0] != key:
             scans = [self._pet_scan(role, node, suv, patient, series)
                      for role, node, suv, (patient, series) in zip(("IA", "IV"), (ia_node, iv_node), (ia, iv),
                                                                    identities)]
+            self._checks = (key, ratio_input_findings(scans[0], scans[1]))
+        return list(self._checks[1])
+
+    def _screen_refusals(self, confirmations: Confirmations, parameters: LesionRatioParameters,
+                         settings: RatioSettings, findings: list[Finding], ia_node, iv_node
+                         ) -> tuple[RatioSettings, list[Finding]]:
+        """The refusals among ``findings`` by the rule of ``check_ratio_inputs`` (accepted ones become warnings, the
+        others raise), where a plausibility id accepts only the refusals it was given for (:mod:`.confirmation`; an
+        id that does not cover one is removed from the field, with a note); returns the settings without the ids
+        removed, and the findings for ``summarise``."""
+        pets = {"IA": ia_node, "IV": iv_node}
+        keys = {}
+        for finding in findings:
+            if finding.severity == REFUSE:
+                node = pets.get(finding.subject)
+                identity = (nodes.dicom_identity(node)[0], nodes.dicom_series_uid(node)) if node else ("", "")
+                keys[id(finding)] = refusal(finding.check, finding.subject, *identity, finding.message)
+        found: dict[str, list[dict]] = {}
+        for item in keys.values():
+            found.setdefault(item["check"], []).append(item)
+        # --accept given with the inputs (ragaliv review): they cover what this update finds, as in ragaliv ratio
+        confirmations.bind_refusals(settings.accept, found if self._bind_to_next else self._refusals_shown)
+        covered, notes = confirmations.screen(list(keys.values()), settings.accept, self._refusals_shown)
+        confirmations.save()
+        self._confirmation_notes.extend(notes)
+        if notes:
+            settings = dataclasses.replace(settings, accept=accepted_checks(parameters.get("acceptChecks")))
+        try:
+            return settings, accept_refusals(findings, lambda finding: keys[id(finding)] in covered)
+        except RagalivInputError as error:
+            raise panel_error(error) if self.panel_hints else error from None
+
+    # --- PET conversion ---------------------------------------------------------------------------------
+    def load_pet(self, files: Union[str, Sequence[str]], role: str, overrides: Optional[SuvOverrides] = None,
+                 normalization: str = "bw", volume_node=None, parameters: Optional[LesionRatioParameters] = None):
+        """The PET ``files`` as SUV into ``volume_node`` (re-conversion) or a new "<role> PET SUV" node, as
+        :func:`~.pet_import.load_pet_node` stores it; returns (node, PetImage).
+
+        A refused header value (weight, injected activity, ...) is accepted only when a plausibility id in "Accept
+        checks" was given for that very refusal (:mod:`.confirmation`: this role, this PatientID and series, this
+        value); otherwise the conversion is refused and such an id is removed from the field, with a note in the
+        refusal. ``overrides.accept`` is not used (the field is). Nothing is stored when refused."""
+        from ragaliv.pet.suv import load_pet
+
+        parameters = parameters or self.parameters()
+        accept = accepted_checks(parameters.get("acceptChecks"))
+        confirmations = Confirmations(parameters)
+        confirmations.bind_refusals(accept, self._refusals_shown)
+        overrides = overrides or SuvOverrides()
+        source = files if isinstance(files, str) else list(files)
+        accepted: tuple[str, ...] = ()
+        identity = None
+        while True:  # a refusal accepted can uncover the next one (the BMI is checked once weight and height pass)
             try:
-                outcome: object = check_ratio_inputs(scans[0], scans[1], settings)
+                pet = load_pet(source, dataclasses.replace(overrides, accept=accepted), normalization)
+                break
+            except RefusalError as error:
+                identity = identity or _series_identity(source)
+                refusals = [refusal(finding.check, role, *identity, finding.message) for finding in error.findings]
+                covered, notes = confirmations.screen(refusals, accept, self._refusals_shown)
+                new = tuple(dict.fromkeys(item["check"] for item in covered if item["check"] not in accepted))
+                if len(covered) < len(refusals) or not new:
+                    confirmations.save()
+                    self._confirmation_notes.extend(notes)
+                    refused = RagalivInputError(" ".join([error.message, *notes]), error.hint)
+                    raise panel_error(refused) if self.panel_hints else refused from None
+                accepted += new
             except RagalivInputError as error:
-                outcome = error
-            self._checks = (key, outcome)
-        outcome = self._checks[1]
-        if isinstance(outcome, RagalivInputError):
-            raise panel_error(outcome) if self.panel_hints else RagalivInputError(outcome.message, outcome.hint)
-        return list(outcome)
+                raise panel_error(error) if self.panel_hints else error from None
+        confirmations.save()
+        return store_pet_node(self.scene, pet, files, f"{role} PET SUV", volume_node), pet
 
     @staticmethod
     def _pet_scan(role: str, node, suv: Volume, patient_id: str, series_uid: str) -> PetScan:
@@ -729,3 +801,19 @@ def _union(first: SegmentMask, second: SegmentMask, reference) -> SegmentMask:
         if not mask.is_empty:
             full |= _on_grid(mask, reference)
     return SegmentMask.from_full_mask(second.name, full, reference)
+
+
+def _series_identity(source: Union[str, list[str]]) -> tuple[str, str]:
+    """(PatientID, SeriesInstanceUID) of the PET series a conversion read (what a refusal of it is bound to); an
+    image file is its path."""
+    from ragaliv.io.dicom_series import select_series
+    from ragaliv.io.images import is_image_file
+    from ragaliv.pet.dicom_values import dicom_text
+
+    if isinstance(source, str) and is_image_file(source):
+        return "", source
+    try:
+        series = select_series(source, ("PT",), "PET")
+    except RagalivError:
+        return "", ""
+    return dicom_text(series.fast_headers[0], "PatientID"), series.series_instance_uid

@@ -28,6 +28,12 @@ def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
         if not panel_hints:
             raise
         raise panel_error(error) from None
+    return store_pet_node(scene, pet, files, name, volume_node), pet
+
+
+def store_pet_node(scene, pet, files: Union[str, Sequence[str]], name: str, volume_node=None):
+    """``pet`` (a :class:`~ragaliv.pet.suv.PetImage` loaded from ``files``) into ``volume_node`` or a new node named
+    ``name``, with the attributes :func:`load_pet_node` describes; returns the node."""
     node = volume_node or scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     nodes.set_volume_node(node, pet.suv)
     parameters = pet.parameters.to_dict()
@@ -47,4 +53,4 @@ def load_pet_node(scene, files: Union[str, Sequence[str]], name: str,
         display.SetAndObserveColorNodeID(PET_COLOR_NODE_ID)
     display.AutoWindowLevelOff()
     display.SetWindowLevelMinMax(0.0, 10.0 if pet.parameters.suv_unit == "g/mL" else 2000.0)
-    return node, pet
+    return node

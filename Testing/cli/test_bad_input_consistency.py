@@ -197,6 +197,9 @@ def test_isolated_hot_voxel_does_not_decide_on_suvmax(synthetic_patient_dir, ia_
     result = run(capsys, *ratio_args(synthetic_patient_dir, path, synthetic_patient_dir / "pet_iv", output, *flags))
     summary = assert_not_determined(result, output, ["voxel-outlier"])
     assert "isolated hot voxel" in summary["decision"]
+    # summary.json names the lesion and scan of a per-lesion finding (what a confirmation in the module binds to)
+    item = next(item for item in summary["consistency"] if item["check"] == "voxel-outlier")
+    assert item["subject"] == f"{item['message'].split(':')[0]} IA" and item["subject"].startswith("Lesion ")
     output = tmp_path / "peak"
     code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, path, synthetic_patient_dir / "pet_iv", output,
                                            *flags, "--metric", "suvpeak"))

@@ -110,7 +110,7 @@ def test_unchanged_inputs_stay_confirmed_and_the_export_records_what_was_confirm
     assert summary["eligible"] is None and provenance["parameters"]["confirm_consistency"] is False
 
 
-def test_accepted_consistency_ids_are_bound_too_plausibility_ids_stay(mrml_scene, synthetic_patient):
+def test_accepted_consistency_ids_are_bound_too(mrml_scene, synthetic_patient):
     logic, parameters = _two_patients(mrml_scene, synthetic_patient)
     parameters.set("acceptChecks", "weight, patient")
     summary = logic.update(parameters).summary
@@ -118,7 +118,8 @@ def test_accepted_consistency_ids_are_bound_too_plausibility_ids_stay(mrml_scene
     nodes.set_dicom_identity(parameters.iv_pet, "PATIENT-C", "1.2.3")
     status = logic.live_update(parameters)
     assert status.decision_status == "not determined"
-    assert parameters.get("acceptChecks") == "weight"  # the plausibility id stays, the consistency id is removed
+    # the consistency id is removed; the plausibility id stays (no refusal of it that it does not cover, see below)
+    assert parameters.get("acceptChecks") == "weight"
     assert any("patient was removed from 'Accept checks'" in note for note in status.confirmation_notes)
 
 
@@ -195,7 +196,7 @@ def test_scene_import_and_close_withdraw_the_confirmations(mrml_scene, synthetic
     parameters.set("acceptChecks", "weight patient")
     assert logic.update(parameters).summary.determined
     logic.withdraw_confirmations()  # the panel calls this on EndImport
-    assert parameters.get("confirmConsistency") is False and parameters.get("acceptChecks") == "weight"
+    assert parameters.get("confirmConsistency") is False and parameters.get("acceptChecks") == ""
     status = logic.live_update(parameters)
     assert status.decision_status == "not determined"
     assert any("scene was loaded" in note for note in status.confirmation_notes), status.confirmation_notes
@@ -203,3 +204,217 @@ def test_scene_import_and_close_withdraw_the_confirmations(mrml_scene, synthetic
     assert logic.update(parameters).summary.determined
     mrml_scene.Clear(0)  # File > Close scene: singleton nodes are reset (vtkMRMLScene::ResetNodes)
     assert logic.parameters().get("confirmConsistency") is False
+
+
+# --- D1 (fourth review): a per-lesion finding is confirmed only for the lesion it was shown for -----------------
+def _hot_voxel_scene(scene, patient):
+    """The synthetic patient, metric SUVmax, an isolated hot voxel (x200) in the IA PET inside Lesion 1 and inside
+    Lesion 3, with Lesion 3 not drawn yet (the review's /tmp/r4/outlier.py). Returns the logic, the parameters and
+    Lesion 3's segment, to draw later."""
+    import numpy as np
+    from conftest import suv_node
+    from ragaliv.geometry import Volume
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    activity = patient.ia.activity
+    array = np.array(activity.array, copy=True)  # the session's patient is shared: not modified
+    to_index = np.linalg.inv(activity.geometry.ijk_to_lps)
+    segments = {segment.name: segment for segment in patient.segments}
+    for name in ("Lesion 1", "Lesion 3"):
+        segment = segments[name]
+        kji = np.argwhere(segment.mask)
+        k, j, i = kji[len(kji) // 2]
+        lps = segment.geometry.ijk_to_lps @ np.array([i, j, k, 1.0])
+        pi, pj, pk = np.round(to_index @ lps)[:3].astype(int)
+        array[pk, pj, pi] *= 200.0
+    hot = Volume(array, activity.geometry, activity.unit)
+    mri = nodes.add_volume_node(scene, patient.mri, "MRI")
+    ia = suv_node(scene, hot, patient.ia.suv_per_bq_per_ml, "IA")
+    iv = suv_node(scene, patient.iv.activity, patient.iv.suv_per_bq_per_ml, "IV")
+    for node in (ia, iv):
+        nodes.set_dicom_identity(node, "PATIENT-A", "1.2.3")
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    segmentation.CreateDefaultDisplayNodes()
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(mri)
+    for segment in patient.segments:
+        if segment.name != "Lesion 3":
+            nodes.add_segment(segmentation, segment, segment.name, segment.color_rgb)
+    logic = LesionRatioLogic(scene)
+    parameters = logic.parameters()
+    for role, node in (("mriVolume", mri), ("iaPetVolume", ia), ("ivPetVolume", iv), ("segmentation", segmentation)):
+        parameters.set_node(role, node)
+    parameters.set("metric", "suvmax")
+    return logic, parameters, segments["Lesion 3"]
+
+
+@pytest.mark.parametrize("how", ["box", "accept"])
+def test_a_voxel_outlier_confirmed_for_one_lesion_does_not_confirm_another(mrml_scene, synthetic_patient, how):
+    """The review's reproduction (D1): voxel-outlier confirmed after reading Lesion 1's finding; Lesion 3, drawn
+    later, has an isolated hot voxel too: NOT DETERMINED again (its ratio of ~920 must not enter the mean), the box
+    un-ticked (the id removed) and the note names Lesion 3."""
+    logic, parameters, lesion_3 = _hot_voxel_scene(mrml_scene, synthetic_patient)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined"
+    assert [(item["check"], item["subject"]) for item in status.consistency] == [("voxel-outlier", "Lesion 1 IA")]
+    if how == "box":
+        parameters.set("confirmConsistency", True)
+    else:
+        parameters.set("acceptChecks", "voxel-outlier")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined" and status.decision_text.startswith("ELIGIBLE")
+    assert status.confirmation_notes == []
+
+    nodes.add_segment(parameters.segmentation, lesion_3, "Lesion 3", lesion_3.color_rgb)
+    status = logic.live_update(parameters)
+    assert status.decision_status == "not determined" and status.decision_text.startswith("NOT DETERMINED")
+    assert logic.analysis.summary.eligible is None
+    assert logic.analysis.summary.lesion_ratios["Lesion 3"] > 100  # the hot voxel's ratio, left undecided
+    assert {(item["subject"], item["status"]) for item in status.consistency} == \
+        {("Lesion 1 IA", "not confirmed"), ("Lesion 3 IA", "not confirmed")}
+    assert any("voxel-outlier (Lesion 3 IA) failed since it was confirmed" in note
+               for note in status.confirmation_notes), status.confirmation_notes
+    if how == "box":
+        assert parameters.get("confirmConsistency") is False
+    else:
+        assert parameters.get("acceptChecks") == ""
+    # confirmed again after reading both findings: decided, both listed as confirmed
+    parameters.set("confirmConsistency" if how == "box" else "acceptChecks",
+                   True if how == "box" else "voxel-outlier")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert {item["status"] for item in status.consistency} == {"confirmed by the user"}
+
+
+# --- D4 (fourth review): a plausibility id accepts only the refusals it was given for ------------------------------
+def _edited(source, target, **keywords):
+    """A copy of a PET series with header values changed (``RadionuclideTotalDose`` in its sequence item)."""
+    import shutil
+
+    import pydicom
+
+    shutil.copytree(source, target)
+    series_uid = pydicom.uid.generate_uid() if keywords.get("PatientID") else None
+    for path in sorted(target.iterdir()):
+        dataset = pydicom.dcmread(path)
+        for keyword, value in keywords.items():
+            item = dataset.RadiopharmaceuticalInformationSequence[0] if keyword == "RadionuclideTotalDose" else dataset
+            setattr(item, keyword, value)
+        if series_uid:  # another patient: another series
+            dataset.SeriesInstanceUID = series_uid
+        dataset.save_as(path)
+    return str(target)
+
+
+@pytest.mark.parametrize(("check", "value", "change"), [
+    ("weight", "780 kg", {"PatientWeight": 780}),
+    ("injected-activity", "1500 MBq", {"RadionuclideTotalDose": 1.5e9}),
+], ids=["weight", "injected-activity"])
+def test_an_accepted_header_value_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path,
+                                                                       check, value, change):
+    """The IA PET of patient A is refused at conversion; the id added after reading the refusal converts it. A PET of
+    patient B with an implausible value of the same check (refused before A's), and A's series converted as the IV
+    PET, are refused again (nothing stored), the id removed with a note naming that PET; added again, it accepts
+    that one and still the IA PET's (no loop of re-adding when both PETs are re-converted)."""
+    from ragaliv.errors import RagalivInputError
+    from RagalivLesionRatioLib import LesionRatioLogic
+
+    a_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "a_ia", **change)
+    b_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "b_iv", PatientID="PATIENT-B", **change)
+    logic = LesionRatioLogic(mrml_scene)
+    logic.panel_hints = True
+    parameters = logic.parameters()
+    volumes = mrml_scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    with pytest.raises(RagalivInputError):  # read first, then another refusal: the id is given for the last one
+        logic.load_pet(b_iv, "IV")
+    with pytest.raises(RagalivInputError) as refused:
+        logic.load_pet(a_ia, "IA")
+    assert value in refused.value.message and f"add {check} to the 'Accept checks' field" in refused.value.hint
+    parameters.set("acceptChecks", check)  # after reading the refusal
+    ia, pet = logic.load_pet(a_ia, "IA")
+    assert any(text.startswith(f"ACCEPTED BY THE USER (--accept {check})") and value in text
+               for text in pet.parameters.warnings)
+
+    for files, role, who in ((b_iv, "IV", "PatientID 'PATIENT-B'"), (a_ia, "IV", "PatientID 'RGL-SYN-000'")):
+        parameters.set("acceptChecks", check)
+        with pytest.raises(RagalivInputError) as refused:
+            logic.load_pet(files, role)
+        message = refused.value.message
+        assert value in message and f"{check} was removed from 'Accept checks'" in message
+        assert f"the {role} PET ({who}" in message.split("removed from")[1], message
+        assert parameters.get("acceptChecks") == ""
+        assert mrml_scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == volumes + 1  # only A's IA PET
+    assert any(f"{check} was removed" in note for note in logic.live_update(parameters).confirmation_notes)
+
+    parameters.set("acceptChecks", check)  # after reading the second refusal: accepts it and the earlier ones
+    iv, _ = logic.load_pet(a_ia, "IV")
+    for files, role, node in ((a_ia, "IA", ia), (a_ia, "IV", iv)):  # "Re-convert both PETs"
+        assert logic.load_pet(files, role, volume_node=node)[0] is node
+    logic.load_pet(b_iv, "IV", volume_node=iv)
+    assert parameters.get("acceptChecks") == check
+    assert nodes.dicom_identity(iv)[0] == "PATIENT-B"
+
+
+def test_an_accepted_pet_activity_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path):
+    """pet-activity (refused by the update: the IA PET holds 3x its injected activity) accepted after the refusal;
+    an IV PET with the same defect selected later is refused again, the id removed with a note naming the IV PET."""
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
+    low_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "iv", RadionuclideTotalDose=29.6e6)
+    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
+        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    status = logic.live_update(parameters)
+    assert not status.computed and status.reason.startswith("The IA PET holds 3.")
+    parameters.set("acceptChecks", "pet-activity")
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert any("ACCEPTED BY THE USER (--accept pet-activity): The IA PET holds" in text for text in status.warnings)
+
+    parameters.set_node("ivPetVolume", load_pet_node(mrml_scene, low_iv, "IV 2")[0])
+    status = logic.live_update(parameters)
+    assert not status.computed and status.reason.startswith("The IV PET holds")
+    assert parameters.get("acceptChecks") == ""
+    assert any(note.startswith("pet-activity was removed from 'Accept checks': it was given for the refusal of the "
+                               "IA PET") and "not for this one of the IV PET" in note
+               for note in status.confirmation_notes), status.confirmation_notes
+    parameters.set("acceptChecks", "pet-activity")  # after reading it: both PETs' refusals accepted
+    status = logic.live_update(parameters)
+    assert status.decision_status == "determined"
+    assert sum("ACCEPTED BY THE USER (--accept pet-activity)" in text for text in status.warnings) == 2
+
+
+@pytest.mark.parametrize("given_with_inputs", [False, True])
+def test_an_id_added_before_its_refusal_accepts_nothing_unless_given_with_the_inputs(mrml_scene, synthetic_patient_dir,
+                                                                                    tmp_path, given_with_inputs):
+    """In the panel, an id typed before any refusal of it was shown accepts none (removed with a note when one
+    comes); ``ragaliv review --accept`` comes with its inputs and covers what the first update refuses, as
+    ``ragaliv ratio --accept`` covers its one invocation."""
+    from ragaliv.io.segmentation import read_segments
+    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
+
+    logic = LesionRatioLogic(mrml_scene)
+    parameters = logic.parameters()
+    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
+    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
+        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
+    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+        nodes.add_segment(segmentation, segment, segment.name)
+    parameters.set_node("segmentation", segmentation)
+    parameters.set("acceptChecks", "pet-activity")
+    if given_with_inputs:
+        logic.confirmations_given_with_inputs()
+    status = logic.live_update(parameters)
+    if given_with_inputs:
+        assert status.decision_status == "determined" and parameters.get("acceptChecks") == "pet-activity"
+    else:
+        assert not status.computed and status.reason.startswith("The IA PET holds 3.")
+        assert parameters.get("acceptChecks") == ""
+        assert any("added before any refusal of it was shown" in note for note in status.confirmation_notes)

@@ -265,10 +265,13 @@ def test_labels_showing_escaped_lib_text_are_rich_text(module):
 
 def test_lesion_ratio_panel_passes_its_confirmations_to_the_lib():
     module = "RagalivLesionRatio"
-    overrides = _function_source(module, "_overrides")
-    assert "accept=accepted_checks(self._parameterNode.acceptChecks)" in overrides and "accept=()" not in overrides
+    # D4 (fourth review): the PETs are converted by the Lib, which applies the "Accept checks" ids given for that
+    # PET's refusals only (not the whole field, as SuvOverrides.accept would) and whose hints name the panel.
+    assert "accept=" not in _function_source(module, "_overrides")
     for slot in ("onLoadPet", "onReapplySuv"):
-        assert "panel_hints=True" in _function_source(module, slot), slot
+        source = _function_source(module, slot)
+        assert "self.logic.lib.load_pet(files, role, self._overrides(role)" in source, slot
+        assert "load_pet_node" not in source, slot
     assert "panel_hints = True" in _function_source(module, "lib")
     status = _function_source(module, "_showStatus")
     for needed in ("status.consistency", "status.confirm_hint", "status.decision_status", "consistencyLabel",

@@ -58,15 +58,30 @@ CHECKS = {**PLAUSIBILITY_CHECKS, **CONSISTENCY_CHECKS}
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of a check. ``hint`` says how to fix it (and how to override it)."""
+    """One result of a check. ``hint`` says how to fix it (and how to override it); ``subject`` what it is about
+    when one check can fail for several things ("Lesion 3 IA" for a lesion's voxel in one scan, "IA" for one PET;
+    "" for the IA/IV pair), so that a confirmation can name the very finding it was given for."""
 
     check: str
     severity: str
     message: str
     hint: str = ""
+    subject: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"check": self.check, "severity": self.severity, "message": self.message, "hint": self.hint}
+
+
+class RefusalError(RagalivInputError):
+    """The refusal of :func:`apply_findings`; ``findings`` are the refused findings (a caller that binds an
+    acceptance to the very value it was given for, such as the lesion-ratio module, reads them)."""
+
+    def __init__(self, message: str, hint: Optional[str], findings: Sequence[Finding]):
+        super().__init__(message, hint)
+        self.findings = tuple(findings)
+
+    def __reduce__(self):  # picklable (a batch worker's error crosses processes)
+        return type(self), (self.message, self.hint, self.findings)
 
 
 def accept_hint(check: str) -> str:
@@ -96,7 +111,7 @@ def accepted_warning(finding: Finding, how: str = "--accept") -> str:
 
 def apply_findings(findings: Sequence[Finding], accept: Iterable[str] = (), warnings: Optional[list] = None,
                    what: str = "") -> list[str]:
-    """Raise for refusals not accepted; return (and append to ``warnings``) the warning texts.
+    """Raise (:class:`RefusalError`) for refusals not accepted; return (and append to ``warnings``) the warning texts.
 
     Accepted refusals become warnings that say so. ``undetermined`` findings are left to the decision (they
     are not turned into warnings here). ``what`` prefixes the messages (e.g. "IA PET").
@@ -116,7 +131,7 @@ def apply_findings(findings: Sequence[Finding], accept: Iterable[str] = (), warn
     if refusals:
         message = " ".join(prefix + finding.message for finding in refusals)
         hint = " ".join(dict.fromkeys(finding.hint for finding in refusals if finding.hint))
-        raise RagalivInputError(message, hint or None)
+        raise RefusalError(message, hint or None, refusals)
     if warnings is not None:
         for text in texts:
             if text not in warnings:

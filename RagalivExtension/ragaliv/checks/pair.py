@@ -12,6 +12,7 @@ A scan is described by :class:`PetScan`: the SUV parameters as a dictionary (``S
 :class:`~ragaliv.pet.suv.PetImage`) and the Slicer module (node attributes and the volume) can build it.
 """
 
+import dataclasses
 import datetime
 import re
 from dataclasses import dataclass, field
@@ -70,17 +71,18 @@ class PetScan:
 
 
 def ratio_input_findings(ia: PetScan, iv: PetScan) -> list[Finding]:
-    """Every check of the ratio inputs: per scan (refusals and warnings), then the pair (undetermined)."""
+    """Every check of the ratio inputs: per scan (refusals and warnings; ``subject`` the scan's role), then the
+    pair (undetermined)."""
     findings: list[Finding] = []
     for scan in (ia, iv):
         nuclide = scan.parameters.get("nuclide")
         source = (scan.parameters.get("sources") or {}).get("nuclide", "")
         finding = expected_nuclide_finding(nuclide, EXPECTED_PET_NUCLIDE, f"The {scan.role} PET", source)
-        if finding is not None:
-            findings.append(finding)
+        scan_findings = [finding] if finding is not None else []
         if scan.suv is not None:
-            findings.extend(pet_activity_findings(scan.suv, scan.parameters, f"The {scan.role} PET",
-                                                  f"--{scan.role.lower()}-dose-mbq"))
+            scan_findings.extend(pet_activity_findings(scan.suv, scan.parameters, f"The {scan.role} PET",
+                                                       f"--{scan.role.lower()}-dose-mbq"))
+        findings.extend(dataclasses.replace(item, subject=scan.role) for item in scan_findings)
     return findings + pair_findings(ia, iv)
 
 

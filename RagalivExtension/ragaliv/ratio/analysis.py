@@ -4,7 +4,7 @@ Used by the ``ragaliv ratio`` command and by the Slicer module's logic, so both 
 the same columns.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -123,12 +123,19 @@ def check_ratio_inputs(ia: PetScan, iv: PetScan, settings: RatioSettings) -> lis
 
     The Slicer module builds the :class:`PetScan` pair from its volume nodes and calls this before ``summarise``.
     """
+    return accept_refusals(ratio_input_findings(ia, iv), lambda finding: finding.check in settings.accept)
+
+
+def accept_refusals(findings: Sequence[Finding], accepted: Callable[[Finding], bool]) -> list[Finding]:
+    """The rule of :func:`check_ratio_inputs` with the acceptance as a function of the refused finding (the
+    lesion-ratio module accepts only the refusals an id in its "Accept checks" field was given for): accepted
+    refusals become warnings that say so, the others raise :class:`~ragaliv.checks.findings.RefusalError`."""
     checked, refused = [], []
-    for finding in ratio_input_findings(ia, iv):
+    for finding in findings:
         if finding.severity != REFUSE:
             checked.append(finding)
-        elif finding.check in settings.accept:
-            checked.append(Finding(finding.check, WARN, accepted_warning(finding)))
+        elif accepted(finding):
+            checked.append(Finding(finding.check, WARN, accepted_warning(finding), subject=finding.subject))
         else:
             refused.append(finding)
     apply_findings(refused)  # raises when anything is refused

@@ -95,7 +95,9 @@ class RatioSummary:
     decision_text: str
     organs_ia_above_iv: list[str]
     warnings: list[str]
-    # Failed consistency checks: {"check", "message", "hint", "status": "not confirmed" | "confirmed by the user"}.
+    # Failed consistency checks: {"check", "message", "hint", "status": "not confirmed" | "confirmed by the user",
+    # "subject": what failed when a check can fail for several things ("Lesion 3 IA" for voxel-outlier; "" for the
+    # IA/IV pair)}.
     consistency: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -261,7 +263,8 @@ def _lesion_findings(lesions: Sequence[RatioRow], lesion_ratios: dict[str, Optio
                            f"{stats.suvpeak:.4g}: an isolated hot voxel, not uptake (corrupt voxel?).")
                 if settings.metric == "suvmax":
                     findings.append(Finding("voxel-outlier", UNDETERMINED, message,
-                                            "Check the PET at that voxel, or use --metric suvpeak."))
+                                            "Check the PET at that voxel, or use --metric suvpeak.",
+                                            f"{row.segment} {scan}"))
                 else:
                     warnings.append(message)
     return findings
@@ -274,7 +277,7 @@ def _consistency(failed: Sequence[Finding], settings: RatioSettings, warnings: l
         confirmed = settings.confirm_consistency or finding.check in settings.accept
         how = "--confirm-consistency" if settings.confirm_consistency else f"--accept {finding.check}"
         items.append({"check": finding.check, "message": finding.message, "hint": finding.hint,
-                      "status": "confirmed by the user" if confirmed else "not confirmed"})
+                      "status": "confirmed by the user" if confirmed else "not confirmed", "subject": finding.subject})
         if confirmed:
             warnings.append(f"CONFIRMED BY THE USER ({how}): {finding.message}")
     return items
