@@ -56,6 +56,7 @@ from ..checks.spect import administered_finding, spect_time_finding
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
+from ..io.user_time import EXAMPLE, parse_user_datetime
 from ..ratio.segments import load_segments
 from .loading import (
     CORRECTED_IMAGE_TAG,
@@ -245,18 +246,13 @@ def _resolve(base: str, value: str) -> str:
 
 
 def parse_iso_datetime(text: Any, key: str) -> datetime.datetime:
-    """ISO 8601 date-time (a trailing Z is accepted) or RagalivInputError naming ``key``."""
-    if not isinstance(text, str):
-        raise RagalivInputError(f"STUDY.json: {key} must be an ISO date-time string, got {text!r}.",
-                                "Write it like \"2026-04-21T10:00:00\".")
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    """ISO 8601 date-time with a time of day (:func:`ragaliv.io.user_time.parse_user_datetime`; a date alone is
+    refused, not read as midnight) or RagalivInputError naming ``key``."""
     try:
-        return datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise RagalivInputError(f"STUDY.json: {key} {text!r} is not an ISO date-time.",
-                                "Write it like \"2026-04-21T10:00:00\".") from None
+        return parse_user_datetime(text)
+    except ValueError as error:
+        raise RagalivInputError(f"STUDY.json: {key} {error}.",
+                                f"Write \"{key.split('.')[-1]}\" like \"{EXAMPLE}\" (date, T, clock time).") from None
 
 
 def _differs_s(first: datetime.datetime, second: datetime.datetime) -> float:
