@@ -35,6 +35,17 @@ def positive(text: str) -> float:
     return value
 
 
+def ratio_threshold(text: str) -> float:
+    """``--threshold``: :func:`ragaliv.ratio.decision.check_threshold` at parse time (nothing runs, nothing is
+    written; ``review`` refuses before serving)."""
+    from ..ratio.decision import check_threshold
+
+    try:
+        return check_threshold(text)
+    except RagalivInputError as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.hint}") from None
+
+
 def add_suv_flags(parser: argparse.ArgumentParser, prefix: str = "", scan: str = "") -> None:
     """Per-scan (``--ia-dose-mbq``) or plain (``--dose-mbq``) SUV overrides."""
     label = f" of the {scan} scan" if scan else ""
