@@ -35,6 +35,7 @@ from ragaliv.checks.findings import Finding, apply_findings
 from ragaliv.checks.spect import administered_finding, check_result, check_study, fit_notes, spect_time_finding
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import Volume
+from ragaliv.io.user_time import parse_user_datetime
 from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
 from ragaliv.spect.result import StudyResult
 from ragaliv_mrml import nodes, plots, tables
@@ -420,11 +421,11 @@ class SpectDosimetryLogic:
                 ct_source=point.ct.GetName() if point.ct is not None else None,
             ))
         injection_text = parameters.get("injectionTime")
-        try:
-            injection = datetime.datetime.fromisoformat(injection_text) if injection_text else None
-        except ValueError:
-            raise RagalivInputError(f"Injection time {injection_text!r} is not an ISO date-time.",
-                                    "Write it as 2026-04-21T10:00:00.") from None
+        try:  # the rule of ragaliv dosimetry: a date without a time of day is refused, not read as midnight
+            injection = parse_user_datetime(injection_text) if injection_text else None
+        except ValueError as error:
+            raise RagalivInputError(f"Injection time (injectionTime): {error}.",
+                                    "Enter the injection date and clock time, e.g. 2026-04-21T10:00:00.") from None
         kernel_directory = parameters.get("kernelDirectory") or None
         overrides = parse_assignments(parameters.get("modelOverrides"), "Per-VOI models")
         model = {"default": parameters.get("model"), **overrides} if overrides else parameters.get("model")

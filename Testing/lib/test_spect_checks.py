@@ -230,3 +230,14 @@ def test_warnings_and_fit_notes_travel_with_the_results_table(mrml_scene, synthe
     mrml_scene.Clear(0)  # File > Close scene: no results table, no messages
     assert logic.parameters().get_node("resultsTable") is None
     assert result_messages(logic.parameters().get_node("resultsTable")) == ([], [])
+
+
+def test_injection_date_without_time_of_day_is_refused(mrml_scene, synthetic_patient):
+    """Adversarial test W6: the panel's injection time read by the rule of ragaliv dosimetry; a date alone is not
+    taken as midnight."""
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    parameters.set("injectionTime", "2026-04-21")
+    with pytest.raises(RagalivInputError) as refused:
+        logic.run(parameters)
+    assert "Injection time (injectionTime): '2026-04-21' has no time of day" in refused.value.message
+    assert "2026-04-21T10:00:00" in refused.value.hint

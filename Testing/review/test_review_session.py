@@ -119,7 +119,7 @@ def test_rule_changes_update_the_decision_and_a_bad_rule_is_refused(synthetic_pa
     session.set_setting("threshold", 4.0)
     assert published["eligible"] is False and ">= 4" in published["rule"]
     session.set_setting("threshold", -1.0)
-    assert "Threshold must be positive" in published["refusal"]
+    assert "Eligibility threshold (--threshold) -1 is at or below 1" in published["refusal"]
     assert session.parameters.get("threshold") == 4.0  # the refused value is not kept
     session.set_setting("metric", "suvmean")
     assert "SUVmean" in published["rule"] and published["lesion_ratio"] == pytest.approx(3.36, rel=1e-3)

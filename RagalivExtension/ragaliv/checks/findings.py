@@ -37,6 +37,7 @@ PLAUSIBILITY_CHECKS = {
     "pet-activity": "activity in the PET image against the injected activity (absurd voxels, wrong dose)",
     "administered-activity": "administered 177Lu activity (MBq) in the therapeutic range",
     "spect-time": "STUDY.json time/hours against the SPECT header acquisition time",
+    "injection-time": "STUDY.json injection_time against the SPECT header RadiopharmaceuticalStartDateTime",
     "spect-activity": "activity in each SPECT against the decayed administered activity",
     "tac-activity": "VOI/region activity against the decayed administered activity",
     "tac-time": "TAC times in hours (a last point before 20 h means days were typed)",

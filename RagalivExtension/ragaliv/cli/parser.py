@@ -9,7 +9,7 @@ import os
 
 from .. import __version__
 from ..constants import DEFAULT_RATIO_AGGREGATE, DEFAULT_RATIO_METRIC, DEFAULT_RATIO_THRESHOLD
-from .suv_flags import add_accept_flag, add_suv_flags, iso_datetime, positive
+from .suv_flags import add_accept_flag, add_suv_flags, iso_datetime, positive, ratio_threshold
 
 # As ragaliv.ratio.decision.METRICS / AGGREGATES (not imported: keeps --help fast; a quality gate compares).
 METRICS = ("suvmax", "suvmean", "suvpeak")
@@ -41,7 +41,7 @@ def _ratio(commands) -> None:
     ratio.add_argument("--reference", help="image the segmentation was drawn on (MRI); checked for overlap")
     ratio.add_argument("--metric", default=DEFAULT_RATIO_METRIC, choices=METRICS)
     ratio.add_argument("--aggregate", default=DEFAULT_RATIO_AGGREGATE, choices=AGGREGATES)
-    ratio.add_argument("--threshold", type=positive, default=DEFAULT_RATIO_THRESHOLD,
+    ratio.add_argument("--threshold", type=ratio_threshold, default=DEFAULT_RATIO_THRESHOLD,
                        help=f"eligibility threshold (default {DEFAULT_RATIO_THRESHOLD:g})")
     ratio.add_argument("--normalization", default="bw", choices=NORMALIZATIONS)
     ratio.add_argument("-o", "--output", required=True, help="output folder")
@@ -153,7 +153,7 @@ def _review(commands) -> None:
                         help="start from no segment (ignore the patient folder's segmentation.seg.nrrd)")
     review.add_argument("--metric", default=DEFAULT_RATIO_METRIC, choices=METRICS)
     review.add_argument("--aggregate", default=DEFAULT_RATIO_AGGREGATE, choices=AGGREGATES)
-    review.add_argument("--threshold", type=positive, default=DEFAULT_RATIO_THRESHOLD,
+    review.add_argument("--threshold", type=ratio_threshold, default=DEFAULT_RATIO_THRESHOLD,
                         help=f"eligibility threshold (default {DEFAULT_RATIO_THRESHOLD:g})")
     review.add_argument("--normalization", default="bw", choices=NORMALIZATIONS)
     review.add_argument("-o", "--output", default=os.path.join("out", "review"),

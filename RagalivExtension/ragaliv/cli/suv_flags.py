@@ -10,18 +10,19 @@ import datetime
 from typing import Any, Optional
 
 from ..errors import RagalivInputError
+from ..io.user_time import parse_user_datetime
 
 PATIENT_KEYS = ("weight_kg", "height_cm", "sex", "half_life_s")
 SCAN_KEYS = ("dose_mbq", "injection_time", "scan_time")
 
 
 def iso_datetime(text: str) -> datetime.datetime:
+    """An ISO date-time with a time of day (:func:`ragaliv.io.user_time.parse_user_datetime`); argparse names
+    the flag in the error."""
     try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO date-time (e.g. 2026-03-10T09:12:00)"
-        ) from None
+        return parse_user_datetime(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive(text: str) -> float:
@@ -32,6 +33,17 @@ def positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
     return value
+
+
+def ratio_threshold(text: str) -> float:
+    """``--threshold``: :func:`ragaliv.ratio.decision.check_threshold` at parse time (nothing runs, nothing is
+    written; ``review`` refuses before serving)."""
+    from ..ratio.decision import check_threshold
+
+    try:
+        return check_threshold(text)
+    except RagalivInputError as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.hint}") from None
 
 
 def add_suv_flags(parser: argparse.ArgumentParser, prefix: str = "", scan: str = "") -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import RagalivInputError
+from ..io.user_time import parse_user_datetime
 
 METRICS = ("suvmax", "suvmean", "suvpeak")
 AGGREGATES = ("mean", "median")
@@ -164,9 +165,9 @@ def _parse_value(column: Column, text: str, base: str, show_paths: bool) -> tupl
         return BOOLEANS[text.strip().lower()], None
     if column.kind == "datetime":
         try:
-            return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")), None
-        except ValueError:
-            return None, f"column '{column.name}': {text!r} is not an ISO date-time (e.g. 2026-03-10T09:12:00)"
+            return parse_user_datetime(text), None
+        except ValueError as error:
+            return None, f"column '{column.name}': {error}"
     return text, None
 
 

@@ -74,6 +74,22 @@ class HeaderRules(PatientRules, TimingRules):
         if scan is None or injection is None or (scan.tzinfo is None) == (injection.tzinfo is None):
             return
         zoned = "scan reference time" if scan.tzinfo is not None else "injection time"
+        # A UTC offset the user typed (--injection-time ...Z) against local DICOM times (no TimezoneOffsetFromUTC):
+        # dropping it shifts the decay time by the offset, applying it needs the scanner's zone. Refused, as
+        # ragaliv dosimetry refuses the same mix in STUDY.json (adversarial test W15).
+        key = "scan_time" if scan.tzinfo is not None else "injection_time"
+        source_key = "scan_reference_time" if key == "scan_time" else key
+        if str(self.sources.get(source_key, "")).startswith("override"):
+            given, other = (scan, injection) if key == "scan_time" else (injection, scan)
+            other_key = "injection_time" if key == "scan_time" else "scan_reference_time"
+            raise RagalivInputError(
+                f"{OVERRIDE_FLAGS[key]} {given.isoformat()} carries a UTC offset but the {other_key.replace('_', ' ')} "
+                f"{other.isoformat()} ({self.sources.get(other_key, '')}) is a local clock time (the DICOM header "
+                "has no TimezoneOffsetFromUTC (0008,0201)): the offset can be neither applied nor dropped safely.",
+                f"Give {OVERRIDE_FLAGS[key]} as the local clock time of the scanner without an offset (e.g. "
+                f"{given.replace(tzinfo=None).isoformat()} if the clocks share the zone), or give both "
+                f"{OVERRIDE_FLAGS['injection_time']} and {OVERRIDE_FLAGS['scan_time']} with their offsets.",
+            )
         self.warnings.append(
             f"Only the {zoned} carries a UTC offset ({(scan.tzinfo or injection.tzinfo)}); both were taken as "
             "local clock times. If they were recorded in different time zones, give --injection-time and "

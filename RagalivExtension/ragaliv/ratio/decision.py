@@ -12,6 +12,7 @@ lesion ratio below 1, an isolated hot voxel as the lesion SUVmax) and the user h
 in the summary.
 """
 
+import math
 import re
 import statistics
 from collections.abc import Sequence
@@ -36,6 +37,45 @@ AGGREGATES = ("mean", "median")
 NOT_DETERMINED = "NOT DETERMINED"
 
 
+# Plausible eligibility thresholds on the IA/IV ratio: above 1 (at or below 1 a lesion no more avid on the IA scan
+# than on the IV scan would count as "enhanced", i.e. every patient eligible) and at most 10 (the trial protocol uses
+# 3; Kratochwil 2010 reports a 3.75-fold mean increase, PET notes §2.1/§2.5; a larger value is a slip, e.g. 30 for
+# 3.0). Adversarial CLI test W9: --threshold inf, 1e9, 30 and 0.5 were accepted.
+THRESHOLD_MIN_EXCLUSIVE = 1.0
+THRESHOLD_MAX = 10.0
+
+
+def check_threshold(value: object) -> float:
+    """The eligibility threshold as a float, or RagalivInputError naming ``--threshold`` and the protocol value."""
+    fix = (f"Use the trial protocol's threshold {DEFAULT_RATIO_THRESHOLD:g} (--threshold {DEFAULT_RATIO_THRESHOLD:g}, "
+           "the default; 'Threshold' in the LesionRatio module)")
+    try:
+        threshold = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RagalivInputError(f"Eligibility threshold (--threshold) {value!r} is not a number.", fix) from None
+    if not math.isfinite(threshold):
+        raise RagalivInputError(f"Eligibility threshold (--threshold) must be a finite number, got {value!r}.", fix)
+    if not threshold > THRESHOLD_MIN_EXCLUSIVE:
+        raise RagalivInputError(
+            f"Eligibility threshold (--threshold) {threshold:g} is at or below {THRESHOLD_MIN_EXCLUSIVE:g}: an IA/IV "
+            "ratio threshold <= 1 makes every lesion with equal IA and IV uptake 'enhanced' (the trial protocol "
+            f"uses {DEFAULT_RATIO_THRESHOLD:g}).", fix)
+    if threshold > THRESHOLD_MAX:
+        raise RagalivInputError(
+            f"Eligibility threshold (--threshold) {threshold:g} is above {THRESHOLD_MAX:g}: implausible for an IA/IV "
+            f"uptake ratio (trial protocol {DEFAULT_RATIO_THRESHOLD:g}; Kratochwil 2010 reports a 3.75-fold mean "
+            "increase).", fix)
+    return threshold
+
+
+def threshold_warning(threshold: float) -> Optional[str]:
+    """A threshold other than the protocol's is allowed (research use) but recorded with the decision."""
+    if threshold == DEFAULT_RATIO_THRESHOLD:
+        return None
+    return (f"Eligibility threshold {threshold:g} (--threshold) differs from the trial protocol's "
+            f"{DEFAULT_RATIO_THRESHOLD:g}: the decision is not the protocol's.")
+
+
 @dataclass
 class RatioSettings:
     """The decision rule, and which failed consistency checks the user has confirmed (``confirm_consistency``:
@@ -57,8 +97,7 @@ class RatioSettings:
             raise RagalivInputError(
                 f"Unknown aggregate {self.aggregate!r}.", f"Use one of {', '.join(AGGREGATES)} (--aggregate)."
             )
-        if not self.threshold > 0:
-            raise RagalivInputError(f"Threshold must be positive, got {self.threshold}.", "Set --threshold.")
+        self.threshold = check_threshold(self.threshold)
 
     def rule_text(self) -> str:
         return (
@@ -163,6 +202,9 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Seque
     confirmed in ``settings``; ``warn`` ones are added to the warnings.
     """
     warnings: list[str] = [finding.message for finding in findings if finding.severity == WARN]
+    not_protocol = threshold_warning(settings.threshold)
+    if not_protocol is not None:
+        warnings.append(not_protocol)
     lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
     if len(lesions) != EXPECTED_LESION_COUNT:
         warnings.append(

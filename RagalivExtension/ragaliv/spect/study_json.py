@@ -30,8 +30,10 @@ Rules that protect the numbers (each violation is a :class:`RagalivInputError` n
   RadiopharmaceuticalStartTime (0018,1072) (a clock time) is refused unless every time point gives ``hours``:
   no rule makes the date unambiguous, because a SPECT series is dated on its own day (24, 72, 168 h ...),
   and a midnight roll-back would silently put the injection on the day of the first scan. Time points whose
-  headers give different start date-times are refused (another administration?) unless ``injection_time``
-  is given (then a warning). The source used is in the warnings and in ``settings.injection_time_source``.
+  headers give different start date-times are refused (another administration?). An ``injection_time`` that
+  differs from a header's start date-time (or clock time) by more than 0.5 h is refused (``--accept
+  injection-time``), by up to 0.5 h warned. The source used is in the warnings and in
+  ``settings.injection_time_source``.
 * Administered activity: ``administered_mbq``, else RadionuclideTotalDose (0018,1074) in Bq (values < 1e4 are
   MBq, the IBSI rule of :data:`ragaliv.pet.suv.DOSE_IN_MBQ_BELOW`, with a warning); a header value outside
   :data:`ragaliv.spect.study.PLAUSIBLE_ADMINISTERED_MBQ` (100-20000 MBq) is refused, an explicit
@@ -51,11 +53,13 @@ import os
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from ..checks.findings import apply_findings
+from ..checks.findings import REFUSE, WARN, Finding, apply_findings
+from ..checks.ranges import SPECT_TIME_TOLERANCE_H
 from ..checks.spect import administered_finding, spect_time_finding
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
 from ..geometry import Volume
+from ..io.user_time import EXAMPLE, parse_user_datetime
 from ..ratio.segments import load_segments
 from .loading import (
     CORRECTED_IMAGE_TAG,
@@ -131,7 +135,7 @@ def load_study(path: str, accept: Sequence[str] = ()) -> SpectStudy:
 
     register = _boolean(document, "register", False)
     _check_identity(images, register, warnings)
-    injection_time, injection_source = _injection_time(document, entries, images, warnings)
+    injection_time, injection_source = _injection_time(document, entries, images, accept, warnings)
     administered, administered_source = _administered(document, images, warnings)
     if injection_source.startswith("DICOM"):
         warnings.append(f"injection time {injection_time.isoformat()} taken from the {injection_source}.")
@@ -245,18 +249,13 @@ def _resolve(base: str, value: str) -> str:
 
 
 def parse_iso_datetime(text: Any, key: str) -> datetime.datetime:
-    """ISO 8601 date-time (a trailing Z is accepted) or RagalivInputError naming ``key``."""
-    if not isinstance(text, str):
-        raise RagalivInputError(f"STUDY.json: {key} must be an ISO date-time string, got {text!r}.",
-                                "Write it like \"2026-04-21T10:00:00\".")
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    """ISO 8601 date-time with a time of day (:func:`ragaliv.io.user_time.parse_user_datetime`; a date alone is
+    refused, not read as midnight) or RagalivInputError naming ``key``."""
     try:
-        return datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise RagalivInputError(f"STUDY.json: {key} {text!r} is not an ISO date-time.",
-                                "Write it like \"2026-04-21T10:00:00\".") from None
+        return parse_user_datetime(text)
+    except ValueError as error:
+        raise RagalivInputError(f"STUDY.json: {key} {error}.",
+                                f"Write \"{key.split('.')[-1]}\" like \"{EXAMPLE}\" (date, T, clock time).") from None
 
 
 def _differs_s(first: datetime.datetime, second: datetime.datetime) -> float:
@@ -305,31 +304,32 @@ def _check_ct_patient(index: int, ct: Volume, ct_path: str, image: LoadedImage) 
         )
 
 
-def _injection_time(document, entries, images: list[LoadedImage], warnings: list[str]):
-    """(injection moment or None, source): STUDY.json, else RadiopharmaceuticalStartDateTime (0018,1078)."""
+def _injection_time(document, entries, images: list[LoadedImage], accept: Sequence[str], warnings: list[str]):
+    """(injection moment or None, source): STUDY.json, else RadiopharmaceuticalStartDateTime (0018,1078).
+
+    A STUDY.json ``injection_time`` that disagrees with a header's start date-time (or clock time) by more than
+    :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` is refused (check ``injection-time``): it shifts every
+    time point by that much (adversarial test W7: a date-only value, 10 h off, gave doses +7-12 %)."""
     dated = [(index, image) for index, image in enumerate(images) if image.injection_time is not None]
     if "injection_time" in document:
         injection = parse_iso_datetime(document["injection_time"], "injection_time")
+        findings = []
         for index, image in dated:
             gap_s = _differs_s(injection, image.injection_time)
             if gap_s > _SAME_INJECTION_S:
-                warnings.append(
-                    f"STUDY.json injection_time {injection.isoformat()} differs by {gap_s / 3600.0:.3g} h from the "
-                    f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()} of timepoints[{index}]; "
-                    "the STUDY.json value is used. Check which one is right."
-                )
+                findings.append(_injection_finding(
+                    injection, gap_s, f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()}", index))
         for index, image in enumerate(images):
             clock = image.injection_clock_time
             if image.injection_time is None and clock is not None:
                 given = injection.time().replace(tzinfo=None)
                 gap_s = abs((datetime.datetime.combine(datetime.date.min, given)
                              - datetime.datetime.combine(datetime.date.min, clock)).total_seconds())
-                if min(gap_s, 86400.0 - gap_s) > _SAME_INJECTION_S:
-                    warnings.append(
-                        f"STUDY.json injection_time {injection.isoformat()} has another clock time than the DICOM "
-                        f"{START_TIME_TAG} {clock.isoformat()} of timepoints[{index}]; the STUDY.json value is "
-                        "used. Check which one is right."
-                    )
+                gap_s = min(gap_s, 86400.0 - gap_s)
+                if gap_s > _SAME_INJECTION_S:
+                    findings.append(_injection_finding(
+                        injection, gap_s, f"DICOM {START_TIME_TAG} {clock.isoformat()} (clock time)", index))
+        apply_findings(findings, accept, warnings)
         return injection, "STUDY.json 'injection_time'"
     if dated:
         first_index, first = dated[0]
@@ -360,6 +360,21 @@ def _injection_time(document, entries, images: list[LoadedImage], warnings: list
         f"STUDY.json: 'injection_time' is missing and no DICOM header gives {START_DATETIME_TAG}.",
         "Add \"injection_time\": \"YYYY-MM-DDTHH:MM:SS\", or give 'hours' after injection for every time point.",
     )
+
+
+def _injection_finding(injection: datetime.datetime, gap_s: float, header: str, index: int) -> Finding:
+    """STUDY.json injection_time against a header's injection time: a warning within
+    :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` (the tolerance of ``spect-time``), else a refusal."""
+    text = (f"STUDY.json injection_time {injection.isoformat()} differs by {gap_s / 3600.0:.3g} h from the "
+            f"{header} of timepoints[{index}]")
+    if gap_s <= SPECT_TIME_TOLERANCE_H * 3600.0:
+        return Finding("injection-time", WARN, f"{text}; the STUDY.json value is used. Check which one is right.")
+    return Finding(
+        "injection-time", REFUSE,
+        f"{text} (more than {SPECT_TIME_TOLERANCE_H:g} h): every time after injection, hence every TIA and dose, "
+        "depends on it.",
+        "Correct \"injection_time\" in STUDY.json (date and clock time of the 177Lu injection) or remove it to use "
+        "the header; if the STUDY.json value is right and the header wrong, add --accept injection-time.")
 
 
 def _administered(document, images: list[LoadedImage], warnings: list[str]) -> tuple[float, str]:
