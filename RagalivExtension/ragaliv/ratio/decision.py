@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..checks.findings import UNDETERMINED, WARN, Finding, normalise_accept
+from ..checks.lesions import avidity_findings
 from ..checks.ranges import LESION_SUVMAX_WARN, SUVMAX_OVER_SUVPEAK_OUTLIER
 from ..constants import (
     DEFAULT_RATIO_AGGREGATE,
@@ -217,6 +218,7 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Seque
 
     failed = [finding for finding in findings if finding.severity == UNDETERMINED]
     failed.extend(_lesion_findings(lesions, lesion_ratios, settings, warnings))
+    failed.extend(avidity_findings(lesions, liver))  # a lesion VOI not on an avid metastasis
     consistency = _consistency(failed, settings, warnings)
     open_items = [item for item in consistency if item["status"] == "not confirmed"]
     if open_items and eligible is not None:
