@@ -121,3 +121,80 @@ def test_lesions_on_the_metastases_pass(synthetic_patient_dir, tmp_path, capsys)
     summary = read_summary(tmp_path / "out")
     assert summary["eligible"] is True and summary["consistency"] == []
     assert not any("covers" in text for text in summary["warnings"])
+
+
+# --- names: separators, "Liver lesion n", segments of no role (W12, W14), and the lesions counted (W19) -------------
+def _renamed(segments, names):
+    return [SegmentMask(names.get(segment.name, segment.name), segment.mask, segment.geometry,
+                        segment_id=segment.segment_id) for segment in segments]
+
+
+def test_names_with_underscores_keep_their_roles(synthetic_patient_dir, tmp_path, capsys):
+    """"Healthy_liver" and "Bone_marrow" are the healthy-liver reference and an organ at risk, as their spaced
+    names: the tumour-to-liver ratios are computed and the decision is the truth's."""
+    segments, geometry = _segments(synthetic_patient_dir)
+    names = {"Healthy liver": "Healthy_liver", "Bone marrow": "Bone_marrow", "Kidney left": "Left_kidney"}
+    path = _save(tmp_path, _renamed(segments, names), geometry)
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, path, tmp_path / "out"))
+    assert code == 0, err
+    summary = read_summary(tmp_path / "out")
+    roles = {row["segment"]: row["role"] for row in summary["segments"]}
+    assert roles["Healthy_liver"] == "healthy_liver" and roles["Bone_marrow"] == "bone_marrow"
+    assert roles["Left_kidney"] == "kidney"
+    assert not any("No 'Healthy liver' segment" in text for text in summary["warnings"])
+    assert all(row["tumour_to_liver_iv"] for row in summary["segments"] if row["role"] == "lesion")
+
+
+def test_liver_lesion_names_are_lesions(synthetic_patient_dir, tmp_path, capsys):
+    segments, geometry = _segments(synthetic_patient_dir)
+    names = {f"Lesion {n}": f"Liver lesion {n}" for n in range(1, 6)}
+    path = _save(tmp_path, _renamed(segments, names), geometry)
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, path, tmp_path / "out"))
+    assert code == 0, err
+    summary = read_summary(tmp_path / "out")
+    assert summary["lesion_count"] == 5 and summary["eligible"] is True
+
+
+def test_unknown_names_are_listed_and_no_ratio_is_not_a_decision(synthetic_patient_dir, tmp_path, capsys):
+    """Lesions named "Met 1".."Met 5": no lesion, exit 3, the names listed, and summary.json says "not determined"
+    (it said "determined" beside "UNDETERMINED")."""
+    segments, geometry = _segments(synthetic_patient_dir)
+    names = {f"Lesion {n}": f"Met {n}" for n in range(1, 6)}
+    path = _save(tmp_path, _renamed(segments, names), geometry)
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, path, tmp_path / "out", "--report"))
+    assert code == 3, err
+    summary = read_summary(tmp_path / "out")
+    assert summary["decision"].startswith("UNDETERMINED") and summary["decision_status"] == "not determined"
+    assert any("Segments of no known role (named neither 'Lesion n' nor an organ): Met 1, Met 2, Met 3, Met 4, "
+               "Met 5." in text for text in summary["warnings"]), summary["warnings"]
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert ">UNDETERMINED</div>" in page and "NOT DETERMINED</div>" not in page
+
+
+def test_an_empty_lesion_is_not_counted_in_the_decision(synthetic_patient_dir, tmp_path, capsys):
+    import numpy as np
+
+    segments, geometry = _segments(synthetic_patient_dir)
+    emptied = [SegmentMask(segment.name, np.zeros_like(segment.mask), segment.geometry, segment_id=segment.segment_id)
+               if segment.name == "Lesion 3" else segment for segment in segments]
+    path = _save(tmp_path, emptied, geometry)
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, path, tmp_path / "out"))
+    assert code == 0, err
+    summary = read_summary(tmp_path / "out")
+    assert (summary["lesion_count"], summary["lesions_in_decision"]) == (5, 4)
+    assert "ratio of 4 lesion(s)" in summary["decision"]
+
+
+def test_a_painted_label_missing_from_the_labels_csv_is_refused(synthetic_patient_dir, tmp_path, capsys):
+    """W13: the labels CSV forgets '5,Lesion 5': the lesion was dropped and the decision made on 4, silently."""
+    lines = (synthetic_patient_dir / "labels.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "labels.csv").write_text("\n".join(line for line in lines if not line.startswith("5,")) + "\n",
+                                         encoding="utf-8")
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(synthetic_patient_dir / "labels.nrrd")))
+    voxels = int(np.count_nonzero(image == 5))
+    output = tmp_path / "out"
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, synthetic_patient_dir / "labels.nrrd", output,
+                                           "--labels", tmp_path / "labels.csv"))
+    assert code == 2, err
+    assert f"does not name: 5 ({voxels} voxels)" in err and "Add a line '5,<segment name>'" in err
+    assert not output.exists() or not any(output.iterdir())

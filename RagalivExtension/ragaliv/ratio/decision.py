@@ -103,14 +103,18 @@ class RatioSummary:
 
     @property
     def determined(self) -> bool:
-        return not any(item["status"] == "not confirmed" for item in self.consistency)
+        """A decision was made: ELIGIBLE or NOT eligible. Not while a consistency check is open, nor without any
+        lesion ratio ("UNDETERMINED: no lesion has a valid IA/IV ratio")."""
+        return self.eligible is not None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "metric": self.settings.metric,
             "aggregate": self.settings.aggregate,
             "threshold": self.settings.threshold,
-            "lesion_count": self.lesion_count,
+            "lesion_count": self.lesion_count,  # lesion segments
+            # of them, those with a ratio (the decision's "n lesion(s)"; an empty or unmeasurable one is left out)
+            "lesions_in_decision": sum(value is not None for value in self.lesion_ratios.values()),
             "lesion_ratio": self.lesion_ratio,
             "eligible": self.eligible,
             "decision": self.decision_text,
@@ -166,9 +170,12 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Seque
     warnings: list[str] = [finding.message for finding in findings if finding.severity == WARN]
     lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
     if len(lesions) != EXPECTED_LESION_COUNT:
+        others = [row.segment for row in rows if row.role == "other"]
         warnings.append(
             f"{len(lesions)} lesion segment(s) found; the protocol expects {EXPECTED_LESION_COUNT} "
             "(segments named 'Lesion 1' ... 'Lesion 5')."
+            + (f" Segments of no known role (named neither 'Lesion n' nor an organ): {', '.join(others)}."
+               if others else "")
         )
 
     livers = [row for row in rows if row.role == "healthy_liver"]
