@@ -9,14 +9,21 @@ import re
 
 ORGANS_AT_RISK = ("healthy_liver", "kidney", "spleen", "bone_marrow")
 
+# Words are separated by spaces, "_" or "-" ("Healthy_liver", "Bone-marrow", "Left_kidney"): a word boundary is
+# "not a letter" (``\b`` would not split "_liver", "_" being a word character).
+_SEP = r"[\s_-]*"
+_START = r"(?<![a-z])"
+_END = r"(?![a-z])"
+
 _ROLE_PATTERNS = (
-    ("lesion", re.compile(r"^\s*lesion(\b|[\s_-]*\d)", re.IGNORECASE)),  # "Lesion 1", "Lesion_1", "lesion1"
-    ("healthy_liver", re.compile(r"\b(healthy|normal|background|reference)\s+liver\b", re.IGNORECASE)),
-    ("liver", re.compile(r"^\s*(whole\s+)?liver\s*$", re.IGNORECASE)),
-    ("kidney", re.compile(r"\bkidney", re.IGNORECASE)),
-    ("spleen", re.compile(r"\bspleen\b", re.IGNORECASE)),
-    ("bone_marrow", re.compile(r"\bmarrow\b", re.IGNORECASE)),
-    ("extrahepatic", re.compile(r"\bextra[- ]?hepatic", re.IGNORECASE)),
+    # "Lesion 1", "Lesion_1", "lesion1", "Liver lesion 1", "Hepatic_lesion 2" (not "Extrahepatic lesion")
+    ("lesion", re.compile(rf"^\s*((liver|hepatic){_SEP})?lesion({_END}|{_SEP}\d)", re.IGNORECASE)),
+    ("healthy_liver", re.compile(rf"{_START}(healthy|normal|background|reference){_SEP}liver{_END}", re.IGNORECASE)),
+    ("liver", re.compile(rf"^\s*(whole{_SEP})?liver\s*$", re.IGNORECASE)),
+    ("kidney", re.compile(rf"{_START}kidney", re.IGNORECASE)),
+    ("spleen", re.compile(rf"{_START}spleen{_END}", re.IGNORECASE)),
+    ("bone_marrow", re.compile(rf"{_START}(bone{_SEP})?marrow{_END}", re.IGNORECASE)),
+    ("extrahepatic", re.compile(rf"{_START}extra{_SEP}hepatic", re.IGNORECASE)),
 )
 
 

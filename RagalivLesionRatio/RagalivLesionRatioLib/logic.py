@@ -28,6 +28,7 @@ from typing import Optional, Union
 
 import numpy as np
 from ragaliv.checks.findings import REFUSE, Finding, RefusalError
+from ragaliv.checks.lesions import overlap_findings
 from ragaliv.checks.pair import PetScan, ratio_input_findings
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import SegmentMask, Volume
@@ -329,6 +330,8 @@ class LesionRatioLogic:
         for stats, mask in zip(ia_stats + iv_stats, masks + masks):
             stats.segment = mask.name
         rows = rows_from_stats(masks, ia_stats, iv_stats)
+        # as ragaliv ratio: lesions drawn twice or over each other, a healthy-liver VOI over a lesion
+        findings = findings + overlap_findings(masks)
         summary = summarise(rows, settings, findings)
         # Every failed consistency check (confirmed or not); the confirmations are honoured only for what they
         # were given for, else withdrawn and the decision summarised again without them.

@@ -53,6 +53,8 @@ CONSISTENCY_CHECKS = {
     "role-hint": "series descriptions do not contradict the IA/IV role given",
     "ratios-below-one": "not every lesion ratio is below 1 (IA and IV swapped?)",
     "voxel-outlier": "the lesion SUVmax is not an isolated voxel",
+    "segment-overlap": "each metastasis is in one lesion segment only (no two lesion segments share voxels)",
+    "lesion-not-avid": "each lesion segment is above healthy liver on at least one PET (on the metastasis)",
 }
 CHECKS = {**PLAUSIBILITY_CHECKS, **CONSISTENCY_CHECKS}
 

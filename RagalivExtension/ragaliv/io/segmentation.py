@@ -195,6 +195,16 @@ def _read_labelmap(path: str, labels_csv: str) -> list[SegmentMask]:
     values = labelmap.array
     if not np.allclose(values, np.round(values)):
         raise RagalivInputError(f"{path} is not a labelmap (voxel values are not integers).")
+    # A painted label the CSV does not name would be dropped without a word (a lesion lost from the decision).
+    painted, counts = np.unique(np.round(values[values != 0]).astype(np.int64), return_counts=True)
+    unnamed = [(int(label), int(count)) for label, count in zip(painted, counts) if int(label) not in labels]
+    if unnamed:
+        listed = ", ".join(f"{label} ({count} voxels)" for label, count in unnamed)
+        raise RagalivInputError(
+            f"{path} holds label value(s) that {labels_csv} does not name: {listed}. Every painted label needs a "
+            "line 'label,name', or it would be left out of the analysis without a word.",
+            f"Add a line '{unnamed[0][0]},<segment name>' to {labels_csv} (e.g. '{unnamed[0][0]},Lesion 5'), or erase "
+            "the label from the labelmap.")
     segments = []
     for label, name in labels.items():
         segments.append(SegmentMask.from_full_mask(name, values == label, labelmap.geometry))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..checks.findings import REFUSE, WARN, Finding, accepted_warning, apply_findings
+from ..checks.lesions import overlap_findings
 from ..checks.pair import PetScan, ratio_input_findings
 from ..errors import RagalivInputError
 from ..geometry import SegmentMask, Volume
@@ -86,7 +87,8 @@ def analyse(
     ia_stats = [uptake_statistics(ia_suv, segment) for segment in segments]
     iv_stats = [uptake_statistics(iv_suv, segment) for segment in segments]
     rows = rows_from_stats(segments, ia_stats, iv_stats)
-    summary = summarise(rows, settings, findings)
+    # lesions drawn twice or over each other, a healthy-liver VOI over a lesion (ragaliv.checks.lesions)
+    summary = summarise(rows, settings, list(findings) + overlap_findings(segments))
     return RatioAnalysis(rows, summary, ia_suv.unit or "g/mL", dict(scan_parameters or {}))
 
 

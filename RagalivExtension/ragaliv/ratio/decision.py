@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..checks.findings import UNDETERMINED, WARN, Finding, normalise_accept
+from ..checks.lesions import avidity_findings
 from ..checks.ranges import LESION_SUVMAX_WARN, SUVMAX_OVER_SUVPEAK_OUTLIER
 from ..constants import (
     DEFAULT_RATIO_AGGREGATE,
@@ -141,14 +142,18 @@ class RatioSummary:
 
     @property
     def determined(self) -> bool:
-        return not any(item["status"] == "not confirmed" for item in self.consistency)
+        """A decision was made: ELIGIBLE or NOT eligible. Not while a consistency check is open, nor without any
+        lesion ratio ("UNDETERMINED: no lesion has a valid IA/IV ratio")."""
+        return self.eligible is not None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "metric": self.settings.metric,
             "aggregate": self.settings.aggregate,
             "threshold": self.settings.threshold,
-            "lesion_count": self.lesion_count,
+            "lesion_count": self.lesion_count,  # lesion segments
+            # of them, those with a ratio (the decision's "n lesion(s)"; an empty or unmeasurable one is left out)
+            "lesions_in_decision": sum(value is not None for value in self.lesion_ratios.values()),
             "lesion_ratio": self.lesion_ratio,
             "eligible": self.eligible,
             "decision": self.decision_text,
@@ -207,9 +212,12 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Seque
         warnings.append(not_protocol)
     lesions = sorted((row for row in rows if row.role == "lesion"), key=_lesion_sort_key)
     if len(lesions) != EXPECTED_LESION_COUNT:
+        others = [row.segment for row in rows if row.role == "other"]
         warnings.append(
             f"{len(lesions)} lesion segment(s) found; the protocol expects {EXPECTED_LESION_COUNT} "
             "(segments named 'Lesion 1' ... 'Lesion 5')."
+            + (f" Segments of no known role (named neither 'Lesion n' nor an organ): {', '.join(others)}."
+               if others else "")
         )
 
     livers = [row for row in rows if row.role == "healthy_liver"]
@@ -259,6 +267,7 @@ def summarise(rows: Sequence[RatioRow], settings: RatioSettings, findings: Seque
 
     failed = [finding for finding in findings if finding.severity == UNDETERMINED]
     failed.extend(_lesion_findings(lesions, lesion_ratios, settings, warnings))
+    failed.extend(avidity_findings(lesions, liver))  # a lesion VOI not on an avid metastasis
     consistency = _consistency(failed, settings, warnings)
     open_items = [item for item in consistency if item["status"] == "not confirmed"]
     if open_items and eligible is not None:

@@ -303,7 +303,7 @@ def _decision(w: _Writer, report: CaseReport) -> None:
     eligible = document.get("eligible")
     css, verdict = {True: ("eligible", "ELIGIBLE"), False: ("not-eligible", "NOT ELIGIBLE")}.get(
         eligible, ("undetermined", "UNDETERMINED"))
-    if eligible is None and document.get("decision_status") == "not determined":
+    if eligible is None and any(item.get("status") == "not confirmed" for item in document.get("consistency") or []):
         verdict = "NOT DETERMINED"  # a consistency check of the inputs failed and was not confirmed
     metric_title = METRIC_TITLES.get(document.get("metric", ""), document.get("metric", ""))
     w.add('<section><h2>Decision: intra-arterial 5th cycle</h2>', f'<div class="decision {css}">',
