@@ -315,3 +315,36 @@ def test_dosimetry_with_only_the_168_h_spect_is_warned_into_summary_and_report(s
     summary = assert_warned(output, ["VOIs (all 11): the TIA comes from a single time point at 168 h, outside the "
                                      "72-96 h"])
     assert {region["fit"]["model"] for region in summary["regions"].values()} == {"stp"}
+
+
+def test_tac_times_typed_in_minutes_are_refused_naming_the_time_unit(tmp_path, capsys):
+    """4, 24, 72, 168 h typed in minutes (240 ... 10080): the message was about the activity unit (the activities
+    exceed the administered activity decayed over 10080 h); now it names the time unit, and only it."""
+    minutes = "region,time_h,activity_mbq\nKidney left,240,30.7\nKidney left,1440,29.2\nKidney left,4320,16.3\n" \
+              "Kidney left,10080,3.9\n"
+    output = tmp_path / "out"
+    err = assert_refused(run(capsys, "tac", _tacs(tmp_path, text=minutes), "--administered-mbq", "7400", "-o", output),
+                         "region Kidney left: the last time point is at 10080 h (420 days)",
+                         "typed in minutes (10080 min = 168 h)?", "minutes / 60", "--accept tac-time", output=output)
+    assert "kBq" not in err and "GBq" not in err and "tac-activity" not in err, err
+    # The protocol's 168 h, or a late scan at 14 days (336 h), is not minutes.
+    late = "region,time_h,activity_mbq\nKidney left,24,29.2\nKidney left,336,1.5\n"
+    code, _, err = run(capsys, "tac", _tacs(tmp_path, text=late), "--administered-mbq", "7400", "-o", output)
+    assert code == 0, err
+
+
+def test_study_hours_typed_in_minutes_are_refused(study_writer, tmp_path, capsys):
+    def in_minutes(document):
+        for point, minutes in zip(document["timepoints"], (240.0, 1440.0, 4320.0, 10080.0)):
+            point.pop("time", None)
+            point["hours"] = minutes
+    """Against the header times they are refused as spect-time; accepted, the time unit is named first (before
+    the activities, which the decay over 10080 h makes look impossible)."""
+    study = study_writer(tmp_path / "in", in_minutes)
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "dosimetry", study, "-o", output), "timepoints[3]: 'hours' gives 1.008e+04 h",
+                   "--accept spect-time", output=output)
+    err = assert_refused(run(capsys, "dosimetry", study, "-o", output, "--accept", "spect-time"),
+                         "study time points: the last time point is at 10080 h", "typed in minutes",
+                         output=output)
+    assert "times the administered activity" not in err, err

@@ -280,8 +280,11 @@ def result_findings(result: Any, prior_regions: Collection[str] = (), stp_fix: s
 
 
 def check_study(study: Any, accept: Iterable[str] = ()) -> list[str]:
-    """Refuse (RagalivInputError) or add the warnings to ``study.warnings`` (they reach the result); returns them."""
-    return apply_findings(study_findings(study), accept, study.warnings)
+    """Refuse (RagalivInputError) or add the warnings to ``study.warnings`` (they reach the result); returns them.
+    The times are checked first: minutes or days make the activity checks blame the activities."""
+    findings = study_findings(study)
+    texts = apply_findings([f for f in findings if f.check == "tac-time"], accept, study.warnings)
+    return texts + apply_findings([f for f in findings if f.check != "tac-time"], accept, study.warnings)
 
 
 def check_result(result: Any, accept: Iterable[str] = (), prior_regions: Collection[str] = (),
