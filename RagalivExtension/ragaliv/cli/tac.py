@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import RagalivInputError
-from ..io.csv_table import csv_number, read_csv_table
+from ..io.csv_table import csv_number, read_csv_table, refuse_case_variants
 from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("region", "time_h", "activity_mbq")
@@ -56,10 +56,12 @@ class CsvTac:
 
 
 def read_tacs_csv(path: str) -> list[CsvTac]:
-    """Regions in order of first appearance; errors name the line and column."""
+    """Regions in order of first appearance; errors name the line and column. Region names that differ only in
+    case or spacing are refused."""
     header, data = read_csv_table(path, REQUIRED_COLUMNS,
                                   "The header must name region,time_h,activity_mbq (and optionally sigma_mbq).",
-                                  "Quote region names that contain commas.")
+                                  "Quote region names that contain commas.",
+                                  numeric_columns=("time_h", "activity_mbq", "sigma_mbq"))
     index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     regions: dict[str, CsvTac] = {}
     for offset, row in data:
@@ -84,6 +86,7 @@ def read_tacs_csv(path: str) -> list[CsvTac]:
         tac.lines.append(offset)
     if not regions:
         raise RagalivInputError(f"{path} has a header but no data rows.", "Add one row per region and time point.")
+    refuse_case_variants({name: tac.lines for name, tac in regions.items()}, "region", path)
     return [tac.sorted() for tac in regions.values()]
 
 
