@@ -348,3 +348,40 @@ def test_study_hours_typed_in_minutes_are_refused(study_writer, tmp_path, capsys
                          "study time points: the last time point is at 10080 h", "typed in minutes",
                          output=output)
     assert "times the administered activity" not in err, err
+
+
+def test_voi_without_activity_is_a_study_warning_naming_it(study_writer, synthetic_patient_dir, tmp_path, capsys,
+                                                           monkeypatch):
+    """'Bone marrow' moved into the air in a corner of the grid: no activity at any time point, so no TIA and no
+    dose. That was only a note in dose.csv (summary.json warnings: []); an organ at risk without a dose is now a
+    warning of summary.json and the report, naming the VOI and its CT density (air: 0.0012 g/mL)."""
+    import numpy as np
+    from ragaliv.geometry import SegmentMask
+    from ragaliv.io.nrrd import read_nrrd
+    from ragaliv.io.segmentation import paste_into, read_segments, write_seg_nrrd
+
+    no_pdf(monkeypatch)
+    spect = synthetic_patient_dir / "spect"
+    source = spect / json.loads((spect / "study.json").read_text(encoding="utf-8"))["segmentation"]
+    segments, geometry = read_segments(str(source)), read_nrrd(str(source)).geometry
+    moved = []
+    for segment in segments:
+        mask = paste_into(segment, geometry)
+        if segment.name == "Bone marrow":
+            k, j, i = np.nonzero(mask)
+            mask = np.zeros_like(mask)
+            mask[k - k.min() + 1, j - j.min() + 1, i - i.min() + 1] = True  # the corner of the grid: air
+        moved.append(SegmentMask.from_full_mask(segment.name, mask, geometry))
+    write_seg_nrrd(str(tmp_path / "air.seg.nrrd"), moved, geometry)
+
+    def in_air(document):
+        document["segmentation"] = str(tmp_path / "air.seg.nrrd")
+    study = study_writer(tmp_path / "in", in_air)
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "dosimetry", study, "-o", output, "--report")
+    assert code == 0, err
+    summary = assert_warned(output, [
+        "VOI Bone marrow: no dose (no TIA: no time point with activity > 0): no activity at any time point. Is the "
+        "VOI in air, outside the body or outside the SPECT? Its mean CT density is 0.0012 g/mL."])
+    assert sum("no dose" in text for text in summary["warnings"]) == 1  # the other VOIs have their dose
+    assert "warning: VOI Bone marrow: no dose" in err
