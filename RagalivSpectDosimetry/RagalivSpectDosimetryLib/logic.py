@@ -22,6 +22,9 @@ With a saved ``population.json`` (``ragaliv population``), every VOI the populat
 the population as prior (:func:`ragaliv.spect.analysis.population_prior_tias`, issue 9), shown beside the study's
 own fit in ``population_*`` columns and recorded in summary.json; the study's own numbers, and the doses, stay
 those of its own fits.
+A study whose TIAs would come from one time point before 48 h is refused as by ``ragaliv dosimetry``, except for
+the VOIs the population knows: those are warned that their own TIA and dose are unreliable and the prior's is the
+one to use.
 """
 
 import datetime
@@ -32,7 +35,14 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 from ragaliv.checks.findings import Finding, apply_findings
-from ragaliv.checks.spect import administered_finding, check_result, check_study, fit_notes, spect_time_finding
+from ragaliv.checks.spect import (
+    STP_FIX,
+    administered_finding,
+    check_result,
+    check_study,
+    fit_notes,
+    spect_time_finding,
+)
 from ragaliv.errors import RagalivError, RagalivInputError
 from ragaliv.geometry import Volume
 from ragaliv.io.user_time import parse_user_datetime
@@ -44,6 +54,9 @@ from ragaliv_mrml.panel_text import accepted_checks, panel_error
 from .parameters import SpectDosimetryParameters, get_parameter_node
 
 SPECT_ROLE, CT_ROLE = "timepointSpect", "timepointCt"
+# A single time point before 48 h (checks.spect.stp_time_findings): the panel offers the population prior as well.
+STP_FIX_WITH_PRIOR = (f"{STP_FIX}, or choose a cohort's population.json (ragaliv population) as 'Population prior': "
+                      "the VOIs it knows then get a TIA with the population as prior")
 # Scenes saved before the indexed roles kept the SPECTs (and earlier the CTs) as lists under SPECT_ROLE and
 # CT_ROLE; they are still read when the list has one entry per table row, and rewritten with indexed roles.
 NOT_IN_SCENE = " (not in the scene)"  # appended in the table to the name of a removed SPECT or CT
@@ -484,7 +497,9 @@ class SpectDosimetryLogic:
             try:
                 self._check_study(study, accept, parameters)
                 result = analyse_study(study, step)
-                check_result(result, accept)
+                # A VOI the population knows also gets a prior TIA: its lone early point is warned, not refused.
+                check_result(result, accept, prior_regions=set((document or {}).get("regions") or {}),
+                             stp_fix=STP_FIX_WITH_PRIOR)
             except RagalivInputError as error:
                 if not self.panel_hints:
                     raise

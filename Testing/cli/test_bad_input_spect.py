@@ -2,7 +2,9 @@
 and physics (TIAC <= 1/lambda of 177Lu = 230 h), in ``dosimetry``, ``tac`` and ``batch``. The synthetic study:
 7400 MBq 177Lu, SPECTs at 4/24/72/168 h holding 20/18/14/8 % of the decayed administered activity."""
 
+import csv
 import json
+import math
 import shutil
 
 import pydicom
@@ -232,3 +234,154 @@ def test_physical_limits_of_the_checks():
     assert [f.severity for f in low] == ["warn"] and "at most 1.00%" in low[0].message
     high = fraction_findings([("tp0", 4.0, 1.6 * decayed_4h)], 7400.0)
     assert [f.severity for f in high] == ["refuse"] and "holds 1.6 times" in high[0].message
+
+
+# --- a single time point (Hänscheid): refused before 48 h, warned outside 72-96 h ---------------------------
+def _only_timepoint(index, hours=None):
+    def change(document):
+        point = document["timepoints"][index]
+        if hours is not None:
+            point.pop("time", None)
+            point["hours"] = hours
+        document["timepoints"] = [point]
+        document["reference_timepoint"] = 0
+    return change
+
+
+@pytest.mark.parametrize(("time_h", "days"), [pytest.param(4, True, id="4h"), pytest.param(24, False, id="24h")])
+def test_tac_single_point_before_48_h_is_refused(tmp_path, capsys, time_h, days):
+    """One point at 4 h: the Hänscheid TIA A(t)·2t/ln2 assumes T_eff = 4 h and is 85-92 % low for T_eff 50-100 h
+    (the adversarial case: 354 MBq·h against 2895 from four points); at 24 h 31-59 % low. Refused, nothing
+    written; accepted, the run goes on and says so."""
+    text = f"region,time_h,activity_mbq\nKidney left,{time_h},30.7\n"
+    output = tmp_path / "out"
+    err = assert_refused(run(capsys, "tac", _tacs(tmp_path, text=text), "--administered-mbq", "7400", "-o", output),
+                         f"region Kidney left: the TIA comes from a single time point at {time_h} h",
+                         "Hänscheid", "48 h or later", "Add later time points", "--accept stp-time", output=output)
+    assert ("typed in days" in err) == days, err
+    expected = {4: "85%-92% too low", 24: "31%-59% too low"}[time_h]  # (2x/ln2)e^-x - 1, x = ln2 t/T_eff
+    assert expected in err, err
+    code, _, err = run(capsys, "tac", _tacs(tmp_path, text=text), "--administered-mbq", "7400", "-o", output,
+                       "--accept", "stp-time")
+    assert code == 0, err
+    document = json.loads((output / "tac_fits.json").read_text(encoding="utf-8"))
+    assert document["accepted_checks"] == ["stp-time"]
+    assert any(text.startswith("ACCEPTED BY THE USER (--accept stp-time)") and f"{time_h} h" in text
+               for text in document["warnings"]), document["warnings"]
+
+
+def test_tac_stp_model_on_an_early_point_is_refused(tmp_path, capsys):
+    """--model stp takes the point nearest 96 h; when that is at 24 h, the same rule applies."""
+    text = "region,time_h,activity_mbq\nSpleen,4,30\nSpleen,24,28\n"
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "tac", _tacs(tmp_path, text=text), "--administered-mbq", "7400", "--model", "stp",
+                       "-o", output), "region Spleen: the TIA comes from a single time point at 24 h", output=output)
+
+
+@pytest.mark.parametrize(("time_h", "warned"), [(48, True), (72, False), (96, False), (168, True)])
+def test_tac_single_point_from_48_h_runs_and_is_warned_outside_72_to_96_h(tmp_path, capsys, time_h, warned):
+    text = f"region,time_h,activity_mbq\nKidney left,{time_h},12\n"
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "tac", _tacs(tmp_path, text=text), "--administered-mbq", "7400", "-o", output)
+    assert code == 0, err
+    document = json.loads((output / "tac_fits.json").read_text(encoding="utf-8"))
+    stp = [text for text in document["warnings"] if "single time point" in text]
+    assert bool(stp) == warned, document["warnings"]
+    if warned:
+        assert f"single time point at {time_h} h, outside the 72-96 h" in stp[0] and stp[0] in err
+    assert document["regions"]["Kidney left"]["model"] == "stp"
+    with open(output / "tia.csv", encoding="utf-8") as stream:
+        row = next(csv.DictReader(stream))
+    assert float(row["tia_mbq_h"]) == pytest.approx(12.0 * 2.0 * time_h / math.log(2.0), rel=1e-5)
+
+
+def test_dosimetry_with_only_the_4_h_spect_is_refused(study_writer, tmp_path, capsys):
+    """The adversarial case: the 4 h SPECT alone gave Kidney left 0.71 Gy, Lesion 1 2.27 Gy (truth 4.66, 24.9)."""
+    study = study_writer(tmp_path / "in", _only_timepoint(0))
+    output = tmp_path / "out"
+    err = assert_refused(run(capsys, "dosimetry", study, "-o", output),
+                         "VOIs (all 11): the TIA comes from a single time point at 4 h", "85%-92% too low",
+                         "Add later time points", "--accept stp-time", output=output)
+    assert "typed in days" not in err  # the times come from the SPECT headers
+
+
+def test_dosimetry_with_only_the_168_h_spect_is_warned_into_summary_and_report(study_writer, tmp_path, capsys,
+                                                                               monkeypatch):
+    no_pdf(monkeypatch)
+    study = study_writer(tmp_path / "in", _only_timepoint(3))
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "dosimetry", study, "-o", output, "--report")
+    assert code == 0, err
+    summary = assert_warned(output, ["VOIs (all 11): the TIA comes from a single time point at 168 h, outside the "
+                                     "72-96 h"])
+    assert {region["fit"]["model"] for region in summary["regions"].values()} == {"stp"}
+
+
+def test_tac_times_typed_in_minutes_are_refused_naming_the_time_unit(tmp_path, capsys):
+    """4, 24, 72, 168 h typed in minutes (240 ... 10080): the message was about the activity unit (the activities
+    exceed the administered activity decayed over 10080 h); now it names the time unit, and only it."""
+    minutes = "region,time_h,activity_mbq\nKidney left,240,30.7\nKidney left,1440,29.2\nKidney left,4320,16.3\n" \
+              "Kidney left,10080,3.9\n"
+    output = tmp_path / "out"
+    err = assert_refused(run(capsys, "tac", _tacs(tmp_path, text=minutes), "--administered-mbq", "7400", "-o", output),
+                         "region Kidney left: the last time point is at 10080 h (420 days)",
+                         "typed in minutes (10080 min = 168 h)?", "minutes / 60", "--accept tac-time", output=output)
+    assert "kBq" not in err and "GBq" not in err and "tac-activity" not in err, err
+    # The protocol's 168 h, or a late scan at 14 days (336 h), is not minutes.
+    late = "region,time_h,activity_mbq\nKidney left,24,29.2\nKidney left,336,1.5\n"
+    code, _, err = run(capsys, "tac", _tacs(tmp_path, text=late), "--administered-mbq", "7400", "-o", output)
+    assert code == 0, err
+
+
+def test_study_hours_typed_in_minutes_are_refused(study_writer, tmp_path, capsys):
+    def in_minutes(document):
+        for point, minutes in zip(document["timepoints"], (240.0, 1440.0, 4320.0, 10080.0)):
+            point.pop("time", None)
+            point["hours"] = minutes
+    """Against the header times they are refused as spect-time; accepted, the time unit is named first (before
+    the activities, which the decay over 10080 h makes look impossible)."""
+    study = study_writer(tmp_path / "in", in_minutes)
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "dosimetry", study, "-o", output), "timepoints[3]: 'hours' gives 1.008e+04 h",
+                   "--accept spect-time", output=output)
+    err = assert_refused(run(capsys, "dosimetry", study, "-o", output, "--accept", "spect-time"),
+                         "study time points: the last time point is at 10080 h", "typed in minutes",
+                         output=output)
+    assert "times the administered activity" not in err, err
+
+
+def test_voi_without_activity_is_a_study_warning_naming_it(study_writer, synthetic_patient_dir, tmp_path, capsys,
+                                                           monkeypatch):
+    """'Bone marrow' moved into the air in a corner of the grid: no activity at any time point, so no TIA and no
+    dose. That was only a note in dose.csv (summary.json warnings: []); an organ at risk without a dose is now a
+    warning of summary.json and the report, naming the VOI and its CT density (air: 0.0012 g/mL)."""
+    import numpy as np
+    from ragaliv.geometry import SegmentMask
+    from ragaliv.io.nrrd import read_nrrd
+    from ragaliv.io.segmentation import paste_into, read_segments, write_seg_nrrd
+
+    no_pdf(monkeypatch)
+    spect = synthetic_patient_dir / "spect"
+    source = spect / json.loads((spect / "study.json").read_text(encoding="utf-8"))["segmentation"]
+    segments, geometry = read_segments(str(source)), read_nrrd(str(source)).geometry
+    moved = []
+    for segment in segments:
+        mask = paste_into(segment, geometry)
+        if segment.name == "Bone marrow":
+            k, j, i = np.nonzero(mask)
+            mask = np.zeros_like(mask)
+            mask[k - k.min() + 1, j - j.min() + 1, i - i.min() + 1] = True  # the corner of the grid: air
+        moved.append(SegmentMask.from_full_mask(segment.name, mask, geometry))
+    write_seg_nrrd(str(tmp_path / "air.seg.nrrd"), moved, geometry)
+
+    def in_air(document):
+        document["segmentation"] = str(tmp_path / "air.seg.nrrd")
+    study = study_writer(tmp_path / "in", in_air)
+    output = tmp_path / "out"
+    code, _, err = run(capsys, "dosimetry", study, "-o", output, "--report")
+    assert code == 0, err
+    summary = assert_warned(output, [
+        "VOI Bone marrow: no dose (no TIA: no time point with activity > 0): no activity at any time point. Is the "
+        "VOI in air, outside the body or outside the SPECT? Its mean CT density is 0.0012 g/mL."])
+    assert sum("no dose" in text for text in summary["warnings"]) == 1  # the other VOIs have their dose
+    assert "warning: VOI Bone marrow: no dose" in err

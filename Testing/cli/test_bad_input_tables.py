@@ -97,11 +97,59 @@ def test_labels_csv_not_in_utf8_is_refused(synthetic_patient_dir, tmp_path, caps
                  id="tac-unit-in-cell"),
     pytest.param("region,time,activity\nKidney,4,30\n", ("missing column(s) time_h, activity_mbq",),
                  id="tac-wrong-header"),
+    # Two spellings of one region were two regions: 'Kidney left' from 4 + 24 h got TIA 7319 MBq·h (mono at the
+    # physical half-life), 2.5x the 2895 of the four points.
+    pytest.param("region,time_h,activity_mbq\nKidney left,4,30.7\nKidney left,24,29.2\nkidney left,72,16.3\n"
+                 "kidney  left,168,3.9\n",
+                 ("region names that differ only in letter case or spacing", "'Kidney left' (lines 2, 3)",
+                  "'kidney left' (line 4)", "'kidney  left' (line 5)", "Spell each region the same way"),
+                 id="tac-region-case"),
+    # An unquoted decimal comma was blamed on region names holding commas.
+    pytest.param("region,time_h,activity_mbq\nKidney left,4,30,7\n",
+                 ("line 2: 4 fields but the header has 3: 'Kidney left,4,30,7' looks like a number written with a "
+                  "decimal comma ('4,30' or '30,7')", "Decimal comma: write 1.5, not 1,5",
+                  "if a name holds a comma instead, quote region names"),
+                 id="tac-decimal-comma"),
+    pytest.param("region,time_h,activity_mbq\nKidney, left,4,30\n",
+                 ("line 2: 4 fields but the header has 3.", "Quote region names that contain commas",
+                  "1.5, not 1,5"),
+                 id="tac-comma-in-name"),
 ])
 def test_bad_tac_csv_is_refused_with_the_line(tmp_path, capsys, text, texts):
     tacs = write(tmp_path / "tacs.csv", text)
     output = tmp_path / "out"
     assert_refused(run(capsys, "tac", tacs, "--administered-mbq", "7400", "-o", output), *texts, output=output)
+
+
+POPULATION_HEADER = "patient,region,time_h,activity_mbq,administered_mbq\n"
+KIDNEY = ((4, 30.7), (24, 29.2), (72, 16.3), (168, 3.9))
+
+
+def population_rows(patient, region="Kidney left", scale=1.0):
+    return "".join(f"{patient},{region},{t},{a * scale:.4g},7400\n" for t, a in KIDNEY)
+
+
+@pytest.mark.parametrize(("text", "texts"), [
+    # P3's kidney written twice, once lower-case: a separate region "kidney left" with one patient.
+    pytest.param(POPULATION_HEADER + population_rows("P1") + population_rows("P2", scale=1.1)
+                 + population_rows("P3", scale=0.9) + population_rows("P4", "kidney left"),
+                 ("region names that differ only in letter case or spacing",
+                  "'Kidney left' (lines 2, 3, 4, 5, 6, ...)", "'kidney left' (lines 14, 15, 16, 17)"),
+                 id="population-region-case"),
+    pytest.param(POPULATION_HEADER + population_rows("P1") + population_rows("P2", scale=1.1)
+                 + population_rows("p1", scale=0.9),
+                 ("patient names that differ only in letter case or spacing", "'P1' (lines 2, 3, 4, 5)",
+                  "'p1' (lines 10, 11, 12, 13)", "Spell each patient the same way"),
+                 id="population-patient-case"),
+    pytest.param(POPULATION_HEADER + population_rows("P1") + "P2,Kidney left,4,30,7,7400\n",
+                 ("line 6: 6 fields but the header has 5: 'P2,Kidney left,4,30,7,7400' looks like a number written "
+                  "with a decimal comma ('4,30' or '30,7' or '7,7400')", "Decimal comma: write 1.5, not 1,5"),
+                 id="population-decimal-comma"),
+])
+def test_bad_population_csv_is_refused_with_the_lines(tmp_path, capsys, text, texts):
+    tacs = write(tmp_path / "tacs.csv", text)
+    output = tmp_path / "out"
+    assert_refused(run(capsys, "population", tacs, "-o", output), *texts, output=output)
 
 
 @pytest.mark.parametrize(("cells", "text"), [

@@ -162,3 +162,38 @@ def test_an_unusable_population_file_is_refused_before_the_analysis(mrml_scene, 
     parameters.set("populationFile", str(tmp_path / "absent.json"))
     with pytest.raises(RagalivInputError, match="population file not found"):
         logic.run(parameters)
+
+
+def test_a_single_4_h_time_point_is_refused_unless_the_population_gives_the_voi_a_tia(mrml_scene, slow_uptake_patient,
+                                                                                     population_json):
+    """One SPECT at 4 h: every own TIA is a Hänscheid estimate 85-92 % low (ragaliv dosimetry refuses it). With the
+    population, the VOIs it knows are warned (their prior TIA is the one to use); the others stay refused until
+    'stp-time' is accepted."""
+    logic, parameters = reduced_study(mrml_scene, slow_uptake_patient, indices=(0,))
+    with pytest.raises(RagalivInputError) as refused:
+        logic.run(parameters)
+    assert "VOIs (all 11): the TIA comes from a single time point at 4 h" in refused.value.message
+    assert "Add later time points" in refused.value.hint and "'Population prior'" in refused.value.hint
+    assert logic.result is None and parameters.get_node("resultsTable") is None
+
+    parameters.set("populationFile", str(population_json))
+    with pytest.raises(RagalivInputError) as refused:
+        logic.run(parameters)
+    names = [segment.name for segment in slow_uptake_patient.spect_segments]
+    others = [name for name in names if name not in POPULATION_REGIONS]
+    known_names = [name for name in names if name in POPULATION_REGIONS]
+    assert f"VOIs {', '.join(others)}: the TIA comes from a single time point at 4 h" in refused.value.message
+    assert not any(name in refused.value.message for name in POPULATION_REGIONS)
+    assert logic.result is None
+
+    parameters.set("acceptChecks", "stp-time")
+    result = logic.run(parameters)
+    known = [text for text in result.warnings if text.startswith(f"VOIs {', '.join(known_names)}: ")]
+    assert len(known) == 1 and "use their TIA with the population prior" in known[0], result.warnings
+    assert any(text.startswith("ACCEPTED BY THE USER (--accept stp-time)") for text in result.warnings)
+    assert set(logic.population.estimates) == set(POPULATION_REGIONS)
+    assert table_warnings(parameters) == result.warnings
+
+
+def table_warnings(parameters):
+    return parameters.get_node("resultsTable").GetAttribute("Ragaliv.Warnings").split("\n")

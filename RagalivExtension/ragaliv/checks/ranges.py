@@ -122,6 +122,22 @@ SPECT_TIME_TOLERANCE_REL = 0.05
 # the trial protocol samples up to 168 h (GUIDE §4 "Kinetics"), and no multi-point 177Lu study ends within the
 # first day; the TIA would come out ~24x small (local rule).
 TAC_LAST_TIME_MIN_H = 20.0
+# A 177Lu TAC whose last point is after 1000 h (6 weeks: 6.3 half-lives, < 1.3 % of the activity left) was
+# entered in minutes (24 h = 1440 min, 168 h = 10080 min): 177Lu-DOTATATE dosimetry images up to 7-8 days (the
+# trial 168 h; 4/24/72/192 h in dosimetry notes §7.2); the activity checks would blame the activities instead
+# (local rule).
+TAC_LAST_TIME_MAX_H = 1000.0
+# One time point gives a TIA only by the Hänscheid approximation TIA ~ A(t)*2t/ln2 (Hänscheid et al. J Nucl Med
+# 2018;59:75), exact when T_eff = t; its error is (2x/ln2)e^-x - 1, x = ln2*t/T_eff (dosimetry notes §4.1).
+# 177Lu-DOTATATE kidneys clear with T_eff ~50-60 h, tumours ~70-100 h (dosimetry notes §7.2 [M]). A point before 48 h
+# underestimates every such TIA: at 24 h kidney -31..-39 %, tumour -46..-59 %; at 4 h 85-92 % low (6-12x). From
+# 48 h the kidney error is within ±10 % (60 h / 1.31 = 46 h), the tumour within -15..-31 %. Refused before
+# STP_MIN_TIME_H (the population-T½ single-point error of the renal "Lutate" study is still 30 % at 24 h,
+# EJNMMI Phys 2018, 10.1186/s40658-018-0232-9); warned outside STP_WINDOW_H: Hou et al. J Nucl Med 2021 find
+# the optimal single time for 177Lu-DOTATATE at ~72 h, Hänscheid 2018 and Sundlöv et al. EJNMMI Phys 2018;5:12
+# validate ~96 h; at 168 h the kidney TIA is 20-35 % low.
+STP_MIN_TIME_H = 48.0
+STP_WINDOW_H = (72.0, 96.0)
 
 # --- IA/IV pair --------------------------------------------------------------------------------------------
 # The SUVbw ratio scales with W_IA/W_IV; the two scans are days to weeks apart (Kratochwil 2010: within 4

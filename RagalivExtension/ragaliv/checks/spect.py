@@ -13,7 +13,7 @@ uses :func:`tac_findings` and :func:`tiac_finding` on its CSV. The analysis modu
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -31,6 +31,9 @@ from .ranges import (
     SPECT_FRACTION_WARN,
     SPECT_TIME_TOLERANCE_H,
     SPECT_TIME_TOLERANCE_REL,
+    STP_MIN_TIME_H,
+    STP_WINDOW_H,
+    TAC_LAST_TIME_MAX_H,
     TAC_LAST_TIME_MIN_H,
 )
 
@@ -128,15 +131,107 @@ def tac_findings(region: str, times_h: Sequence[float], activity_mbq: Sequence[O
 
 
 def tac_time_finding(region: str, times_h: Sequence[float], where: str = "") -> Optional[Finding]:
-    """REFUSE a TAC of two or more points that ends before 20 h: its times were typed in days, not hours."""
+    """REFUSE a TAC of two or more points that ends before 20 h (times typed in days, not hours), or any TAC that
+    ends after 1000 h (times typed in minutes). A lone early point is :func:`stp_time_findings`' case."""
     finite = [t for t in times_h if t is not None and math.isfinite(t)]
-    if len(finite) < 2 or max(finite) >= TAC_LAST_TIME_MIN_H:
+    if not finite:
+        return None
+    last = max(finite)
+    if last > TAC_LAST_TIME_MAX_H:
+        return Finding(
+            "tac-time", REFUSE,
+            f"{where}{region}: the last time point is at {last:g} h ({last / 24.0:.3g} days); a 177Lu "
+            "time-activity curve ends within days (4, 24, 72, 168 h in the protocol): were the times typed in "
+            f"minutes ({last:g} min = {last / 60.0:.3g} h)?",
+            "Give time_h in hours after the administration (minutes / 60); if they are right, add --accept "
+            "tac-time.")
+    if len(finite) < 2 or last >= TAC_LAST_TIME_MIN_H:
         return None
     return Finding(
         "tac-time", REFUSE,
-        f"{where}{region}: the last time point is at {max(finite):g} h; a 177Lu time-activity curve reaches days "
+        f"{where}{region}: the last time point is at {last:g} h; a 177Lu time-activity curve reaches days "
         "(4, 24, 72, 168 h in the protocol): were the times typed in days?",
         "Give time_h in hours after the administration; if they are right, add --accept tac-time.")
+
+
+# Effective half-lives spanning 177Lu-DOTATATE kidneys (~50-60 h) and tumours (~70-100 h), dosimetry notes §7.2:
+# the range of the Hänscheid error quoted in the messages.
+_STP_TEFF_RANGE_H = (50.0, 100.0)
+STP_FIX = ("Add later time points (the protocol images at 4, 24, 72 and 168 h; a single scan belongs at 72-96 h "
+           "after the administration)")
+
+
+def hanscheid_error(time_h: float, effective_half_life_h: float) -> float:
+    """Relative error of the Hänscheid TIA A(t)·2t/ln2 for a mono-exponential with ``effective_half_life_h``:
+    (2x/ln2)·e^-x - 1, x = ln2·t/T_eff (dosimetry notes §4.1)."""
+    x = math.log(2.0) * time_h / effective_half_life_h
+    return 2.0 * x / math.log(2.0) * math.exp(-x) - 1.0
+
+
+def _regions_label(where: str, names: Sequence[str], everyone: int) -> str:
+    if len(names) == 1:
+        return f"{where}{names[0]}"
+    plural = f"{where.rstrip()}s"
+    if everyone > 2 and len(names) == everyone:
+        return f"{plural} (all {everyone})"
+    return f"{plural} {', '.join(names)}"
+
+
+def stp_time_findings(points: Sequence[tuple[str, float]], where: str = "", everyone: int = 0,
+                      prior_regions: Collection[str] = (), fix: str = STP_FIX,
+                      typed_times: bool = True) -> list[Finding]:
+    """Single-time-point TIAs: ``points`` holds (region, time of the point the Hänscheid estimate used, h).
+
+    A point before :data:`~ragaliv.checks.ranges.STP_MIN_TIME_H` (48 h) gives TIAs far too low (4 h: 85-92 %):
+    REFUSE (``stp-time``), or only WARN for a region in ``prior_regions`` (it also gets a TIA with a population
+    prior, which is the one to use). A point from 48 h but outside 72-96 h: WARN. Regions sharing a time give one
+    finding (``everyone``: how many regions the study has, to say "all"). ``typed_times``: the times were typed
+    (a TACS.csv), so a point before 20 h may be days typed as hours; said in the message."""
+    by_time: dict[tuple[float, bool], list[str]] = {}
+    for region, time_h in points:
+        if time_h is None or not math.isfinite(time_h):
+            continue
+        early = time_h < STP_MIN_TIME_H
+        by_time.setdefault((float(time_h), early and region in prior_regions), []).append(region)
+    findings = []
+    for (time_h, with_prior), names in sorted(by_time.items()):
+        label = _regions_label(where, names, everyone)
+        errors = [hanscheid_error(time_h, half_life) for half_life in _STP_TEFF_RANGE_H]
+        low, high = sorted(errors)
+        teff = f"T_eff {_STP_TEFF_RANGE_H[0]:g}-{_STP_TEFF_RANGE_H[1]:g} h (177Lu-DOTATATE kidneys, tumours)"
+        if time_h >= STP_MIN_TIME_H:
+            if STP_WINDOW_H[0] <= time_h <= STP_WINDOW_H[1]:
+                continue
+            findings.append(Finding(
+                "stp-time", WARN,
+                f"{label}: the TIA comes from a single time point at {time_h:g} h, outside the "
+                f"{STP_WINDOW_H[0]:g}-{STP_WINDOW_H[1]:g} h where the Hänscheid estimate A(t)·2t/ln2 is validated "
+                f"(it assumes T_eff = t = {time_h:g} h; with {teff} it is off by {low:+.0%} to {high:+.0%}): a time "
+                f"point near {STP_WINDOW_H[0]:g}-"
+                f"{STP_WINDOW_H[1]:g} h would make it sound."))
+            continue
+        days = (f" (a time before {TAC_LAST_TIME_MIN_H:g} h: were the times typed in days?)"
+                if typed_times and time_h < TAC_LAST_TIME_MIN_H else "")
+        text = (f"{label}: the TIA comes from a single time point at {time_h:g} h{days}. One point gives a TIA only "
+                f"by the Hänscheid estimate A(t)·2t/ln2, which assumes T_eff = t = {time_h:g} h; with {teff} the "
+                f"TIA and dose come out {-high:.0%}-{-low:.0%} too low. A lone point must be at "
+                f"{STP_MIN_TIME_H:g} h or later (best {STP_WINDOW_H[0]:g}-{STP_WINDOW_H[1]:g} h; Hänscheid et al. "
+                "J Nucl Med 2018;59:75).")
+        if with_prior:
+            findings.append(Finding(
+                "stp-time", WARN,
+                f"{text} The study's own TIA and dose of these VOIs are unreliable: use their TIA with the "
+                "population prior (population_* columns)."))
+        else:
+            findings.append(Finding("stp-time", REFUSE, text,
+                                    f"{fix}; if the time is right and this error acceptable, add --accept stp-time."))
+    return findings
+
+
+def fit_stp_points(fits: Iterable[Any]) -> list[tuple[str, float]]:
+    """(region, time of the point used) of every fit that is a single-time-point (Hänscheid) estimate."""
+    return [(fit.region, float(fit.parameters["time_h"])) for fit in fits
+            if fit is not None and fit.model == "stp"]
 
 
 def tiac_finding(region: str, tiac_h: Optional[float], where: str = "") -> Optional[Finding]:
@@ -159,18 +254,21 @@ def study_findings(study: Any) -> list[Finding]:
     finding = administered_finding(study.administered_mbq, getattr(study, "administered_source", "") or "administered")
     if finding is not None:
         findings.append(finding)
-    findings.extend(fraction_findings(study_totals(study), study.administered_mbq, study.half_life_h))
+    # The times before the activities (both refused: the times' message comes first).
     time_finding = tac_time_finding("time points", [point.time_h for point in study.timepoints], "study ")
     if time_finding is not None:
         findings.append(time_finding)
+    findings.extend(fraction_findings(study_totals(study), study.administered_mbq, study.half_life_h))
     return findings
 
 
-def result_findings(result: Any) -> list[Finding]:
-    """Checks of a :class:`~ragaliv.spect.StudyResult` (VOI activities, TIACs) before it is written."""
+def result_findings(result: Any, prior_regions: Collection[str] = (), stp_fix: str = STP_FIX) -> list[Finding]:
+    """Checks of a :class:`~ragaliv.spect.StudyResult` (single-time-point TIAs, VOI activities, TIACs) before it
+    is written. ``prior_regions``: VOIs that also get a TIA with a population prior (:func:`stp_time_findings`)."""
     administered = result.administered_mbq
     half_life_h = float(result.settings.get("half_life_h", LU177_HALF_LIFE_H))
-    findings = []
+    findings = stp_time_findings(fit_stp_points(region.fit for region in result.regions), "VOI ",
+                                 len(result.regions), prior_regions, stp_fix, typed_times=False)
     for region in result.regions:
         findings.extend(tac_findings(region.region, region.tac.time_h, region.tac.activity_mbq, administered,
                                      half_life_h, "VOI "))
@@ -182,15 +280,20 @@ def result_findings(result: Any) -> list[Finding]:
 
 
 def check_study(study: Any, accept: Iterable[str] = ()) -> list[str]:
-    """Refuse (RagalivInputError) or add the warnings to ``study.warnings`` (they reach the result); returns them."""
-    return apply_findings(study_findings(study), accept, study.warnings)
+    """Refuse (RagalivInputError) or add the warnings to ``study.warnings`` (they reach the result); returns them.
+    The times are checked first: minutes or days make the activity checks blame the activities."""
+    findings = study_findings(study)
+    texts = apply_findings([f for f in findings if f.check == "tac-time"], accept, study.warnings)
+    return texts + apply_findings([f for f in findings if f.check != "tac-time"], accept, study.warnings)
 
 
-def check_result(result: Any, accept: Iterable[str] = ()) -> list[str]:
+def check_result(result: Any, accept: Iterable[str] = (), prior_regions: Collection[str] = (),
+                 stp_fix: str = STP_FIX) -> list[str]:
     """Refuse (RagalivInputError) or add the warnings to ``result.warnings``; records the accepted checks in
-    ``result.settings["accepted_checks"]`` (summary.json). Returns the warnings added."""
+    ``result.settings["accepted_checks"]`` (summary.json). Returns the warnings added. ``prior_regions`` and
+    ``stp_fix``: see :func:`stp_time_findings` (the SpectDosimetry module's population prior)."""
     accepted = list(dict.fromkeys(accept))
-    texts = apply_findings(result_findings(result), accepted, result.warnings)
+    texts = apply_findings(result_findings(result, prior_regions, stp_fix), accepted, result.warnings)
     result.settings["accepted_checks"] = accepted
     return texts
 

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import RagalivInputError
-from ..io.csv_table import csv_number, read_csv_table
+from ..io.csv_table import csv_number, read_csv_table, refuse_case_variants
 from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("patient", "region", "time_h", "activity_mbq", "administered_mbq")
@@ -54,10 +54,12 @@ class CsvPatientTac:
 
 
 def read_population_csv(path: str) -> list[CsvPatientTac]:
-    """Patient-region curves in order of first appearance; every error names the line and the fix."""
+    """Patient-region curves in order of first appearance; every error names the line and the fix. Patient or
+    region names that differ only in case or spacing are refused."""
     header, data = read_csv_table(
         path, REQUIRED_COLUMNS, f"The header must name {','.join(REQUIRED_COLUMNS)}.",
-        "Quote patient or region names that contain commas.", "Add one row per patient, region and time.")
+        "Quote patient or region names that contain commas.", "Add one row per patient, region and time.",
+        numeric_columns=("time_h", "activity_mbq", "administered_mbq"))
     index = {name: header.index(name) for name in REQUIRED_COLUMNS}
     curves: dict[tuple[str, str], CsvPatientTac] = {}
     administered_by_patient: dict[str, tuple[float, int]] = {}
@@ -103,6 +105,11 @@ def read_population_csv(path: str) -> list[CsvPatientTac]:
         curve.time_h.append(time_h)
         curve.activity_mbq.append(activity)
         curve.lines.append(line)
+    for what, key in (("patient", 0), ("region", 1)):
+        lines: dict[str, list[int]] = {}
+        for names, curve in curves.items():
+            lines.setdefault(names[key], []).extend(curve.lines)
+        refuse_case_variants(lines, what, path)
     return [curve.sorted() for curve in curves.values()]
 
 

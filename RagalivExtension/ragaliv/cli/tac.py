@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import RagalivInputError
-from ..io.csv_table import csv_number, read_csv_table
+from ..io.csv_table import csv_number, read_csv_table, refuse_case_variants
 from ..io.results import write_csv, write_json
 
 REQUIRED_COLUMNS = ("region", "time_h", "activity_mbq")
@@ -56,10 +56,12 @@ class CsvTac:
 
 
 def read_tacs_csv(path: str) -> list[CsvTac]:
-    """Regions in order of first appearance; errors name the line and column."""
+    """Regions in order of first appearance; errors name the line and column. Region names that differ only in
+    case or spacing are refused."""
     header, data = read_csv_table(path, REQUIRED_COLUMNS,
                                   "The header must name region,time_h,activity_mbq (and optionally sigma_mbq).",
-                                  "Quote region names that contain commas.")
+                                  "Quote region names that contain commas.",
+                                  numeric_columns=("time_h", "activity_mbq", "sigma_mbq"))
     index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
     regions: dict[str, CsvTac] = {}
     for offset, row in data:
@@ -84,6 +86,7 @@ def read_tacs_csv(path: str) -> list[CsvTac]:
         tac.lines.append(offset)
     if not regions:
         raise RagalivInputError(f"{path} has a header but no data rows.", "Add one row per region and time point.")
+    refuse_case_variants({name: tac.lines for name, tac in regions.items()}, "region", path)
     return [tac.sorted() for tac in regions.values()]
 
 
@@ -91,11 +94,19 @@ def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "a
             calibration_uncertainty: float = 0.0, accept=()) -> int:
     """Fit and integrate the TACs of ``tacs_csv``; write tia.csv, tac_fits.json, tac.png and provenance.json.
 
-    Before anything is written: the administered activity is a 177Lu activity in MBq, no point exceeds the
-    decayed administered activity, no TIAC exceeds 1/lambda of 177Lu (:mod:`ragaliv.checks.spect`)."""
+    Before anything is written: the administered activity is a 177Lu activity in MBq, the times are hours (not
+    days or minutes), no point exceeds the decayed administered activity, a single-time-point TIA comes from a
+    point at 48 h or later, no TIAC exceeds 1/lambda of 177Lu (:mod:`ragaliv.checks.spect`)."""
     from ..checks.findings import apply_findings, normalise_accept
     from ..checks.outputs import check_output_folder, clear_previous_outputs
-    from ..checks.spect import administered_finding, tac_findings, tac_time_finding, tiac_finding
+    from ..checks.spect import (
+        administered_finding,
+        fit_stp_points,
+        stp_time_findings,
+        tac_findings,
+        tac_time_finding,
+        tiac_finding,
+    )
     from ..kinetics import fit_tac
     from ..report.provenance import write_provenance
     from ..spect.tables import TIA_COLUMNS, fit_details, plot_curve, tia_row
@@ -113,8 +124,10 @@ def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "a
                                      "Give --administered-mbq in MBq (7.4 GBq = 7400)")]
     apply_findings([f for f in findings if f is not None], accepted)  # a unit slip stops here, before any fit
     tacs = read_tacs_csv(tacs_csv)
+    # Times first: minutes or days would make the activity checks blame the activities.
+    time_findings = [tac_time_finding(tac.region, tac.time_h, f"{tacs_csv}: region ") for tac in tacs]
+    warnings = apply_findings([f for f in time_findings if f is not None], accepted)
     for tac in tacs:
-        findings.append(tac_time_finding(tac.region, tac.time_h, f"{tacs_csv}: region "))
         findings.extend(tac_findings(tac.region, tac.time_h, tac.activity_mbq, administered,
                                      where=f"{tacs_csv}: region "))
     fits = []
@@ -128,7 +141,8 @@ def run_tac(tacs_csv: str, administered_mbq: float, output: str, model: str = "a
                                     error.hint) from None
         fits.append(fit)
         findings.append(tiac_finding(fit.region, fit.tia_mbq_h / administered, "region "))
-    warnings = apply_findings([f for f in findings if f is not None], accepted)
+    findings.extend(stp_time_findings(fit_stp_points(fits), f"{tacs_csv}: region ", len(fits)))
+    warnings += apply_findings([f for f in findings if f is not None], accepted)
 
     clear_previous_outputs(output, "tac")
     os.makedirs(output, exist_ok=True)

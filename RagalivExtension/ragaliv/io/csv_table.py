@@ -7,16 +7,20 @@ Used by ``ragaliv tac`` (TACS.csv) and ``ragaliv population`` (cohort TACs).
 import csv
 import math
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Optional
 
 from ..errors import RagalivInputError
 
 
 def read_csv_table(path: str, required: Sequence[str], header_hint: str, quote_hint: str,
-                   empty_hint: Optional[str] = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+                   empty_hint: Optional[str] = None,
+                   numeric_columns: Sequence[str] = ()) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(lower-case header, [(line number, fields padded to the header)]). ``header_hint``: the fix for a missing
-    or absent header; ``empty_hint``: when given, a header without data rows is refused with it."""
+    or absent header; ``empty_hint``: when given, a header without data rows is refused with it;
+    ``numeric_columns``: the columns holding numbers (a row with too many fields is then told apart: a decimal
+    comma, or a name holding a comma)."""
     if not os.path.isfile(path):
         raise RagalivInputError(f"TAC file not found: {path}", "Check the TACS.csv path.")
     try:
@@ -46,12 +50,42 @@ def read_csv_table(path: str, required: Sequence[str], header_hint: str, quote_h
         if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
             continue
         if len(row) > len(header):
-            raise RagalivInputError(f"{path} line {line}: {len(row)} fields but the header has {len(header)}.",
-                                    quote_hint)
+            raise _too_many_fields(path, line, row, header, numeric_columns, quote_hint)
         data.append((line, row + [""] * (len(header) - len(row))))
     if not data and empty_hint is not None:
         raise RagalivInputError(f"{path} has a header but no data rows.", empty_hint)
     return header, data
+
+
+_INTEGER = re.compile(r"^\s*[-+]?\d+$")
+_DIGITS = re.compile(r"^\d+\s*$")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _too_many_fields(path: str, line: int, row: Sequence[str], header: Sequence[str],
+                     numeric_columns: Sequence[str], quote_hint: str) -> RagalivInputError:
+    """A row with more fields than the header: an unquoted decimal comma ("30,7" read as two fields) when two
+    adjacent fields are whole numbers and the row holds no more text fields than the header's text columns;
+    otherwise (e.g. "Kidney, left") a name holding a comma. Both causes are named in the fix."""
+    text_fields = [field for field in row if field.strip() and not _is_number(field)]
+    text_columns = [name for name in header if name not in numeric_columns]
+    pairs = [(a.strip(), b.strip()) for a, b in zip(row, row[1:]) if _INTEGER.match(a) and _DIGITS.match(b)]
+    message = f"{path} line {line}: {len(row)} fields but the header has {len(header)}"
+    if numeric_columns and pairs and len(text_fields) <= len(text_columns):
+        candidates = ", ".join(f"'{whole},{fraction}'" for whole, fraction in pairs)
+        return RagalivInputError(
+            f"{message}: '{','.join(field.strip() for field in row)}' looks like a number written with a decimal "
+            f"comma ({candidates.replace(', ', ' or ') if len(pairs) > 1 else candidates}).",
+            "Decimal comma: write 1.5, not 1,5 (the comma separates the columns); if a name holds a comma "
+            f"instead, {quote_hint[:1].lower()}{quote_hint[1:]}")
+    return RagalivInputError(f"{message}.", f"{quote_hint} Numbers need a decimal point (1.5, not 1,5).")
 
 
 def csv_number(text: str, column: str, line: int, path: str, optional: bool = False) -> Optional[float]:
@@ -71,3 +105,26 @@ def csv_number(text: str, column: str, line: int, path: str, optional: bool = Fa
     if not math.isfinite(number):
         raise RagalivInputError(f"{path} line {line}: {column} is {value}.", "Give a finite number.")
     return number
+
+
+def _lines_text(lines: Sequence[int]) -> str:
+    shown = ", ".join(map(str, lines[:5]))
+    return f"line {shown}" if len(lines) == 1 else f"lines {shown}{', ...' if len(lines) > 5 else ''}"
+
+
+def refuse_case_variants(lines_by_name: Mapping[str, Sequence[int]], what: str, path: str) -> None:
+    """Refuse names (``what``: "region", "patient") that differ only in letter case or spacing ("Kidney left",
+    "kidney left"): read as two, each would get part of the points (a TIA 2.5x high from half a curve)."""
+    groups: dict[str, list[str]] = {}
+    for name in lines_by_name:
+        groups.setdefault(" ".join(name.split()).casefold(), []).append(name)
+    clashes = [names for names in groups.values() if len(names) > 1]
+    if not clashes:
+        return
+    described = "; ".join(
+        " and ".join(f"{name!r} ({_lines_text(sorted(lines_by_name[name]))})" for name in names) for names in clashes)
+    raise RagalivInputError(
+        f"{path}: {what} names that differ only in letter case or spacing: {described}. They would be read as "
+        f"separate {what}s, each with part of the points.",
+        f"Spell each {what} the same way on every row (names that differ only in case are not taken as different "
+        f"{what}s).")

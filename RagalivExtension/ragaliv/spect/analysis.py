@@ -1,7 +1,7 @@
 """The study pipeline: registration → VOI TACs → masses → fits and TIAs → doses → voxel dosimetry.
 
 :func:`analyse_study` never lets one VOI stop the others: a VOI whose TAC cannot be fitted gets empty
-numbers and a flag saying why; inputs that make the whole study wrong raise
+numbers, a flag saying why and a study warning naming it; inputs that make the whole study wrong raise
 :class:`~ragaliv.errors.RagalivInputError` earlier (in :class:`~ragaliv.spect.study.SpectStudy`).
 """
 
@@ -56,6 +56,19 @@ def fit_region(study: SpectStudy, tac: RegionTac):
     except RagalivInputError as error:
         return None, [*flags, f"no TIA: {error.message}"]
     return fit, flags
+
+
+def no_dose_warning(region: RegionResult) -> str:
+    """A VOI without a dose is a study warning (summary.json, report, panel), not only a note in dose.csv: an organ
+    at risk without a dose must not look like a complete result. A VOI without activity at any time point is said
+    to be probably misplaced (in air, outside the body or the SPECT), with its CT density."""
+    reasons = [flag for flag in region.flags if flag.startswith(("no TIA:", "no dose:"))]
+    text = f"VOI {region.region}: no dose ({'; '.join(reasons) or 'no TIA'})"
+    if not any(value is not None and value > 0.0 for value in region.tac.activity_mbq):
+        text += ": no activity at any time point. Is the VOI in air, outside the body or outside the SPECT?"
+        if region.mass is not None and region.mass.source == "CT":
+            text += f" Its mean CT density is {region.mass.density_g_per_ml:.3g} g/mL."
+    return text
 
 
 def population_prior_tias(
@@ -119,6 +132,8 @@ def analyse_study(study: SpectStudy, progress: Progress = None) -> StudyResult:
                 )
             except RagalivInputError as error:
                 region.flags.append(f"no dose: {error.message}")
+        if region.dose is None:
+            warnings.append(no_dose_warning(region))
         regions.append(region)
 
     if progress:
