@@ -254,7 +254,7 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
 
     def onAddTimepoint(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not add the time point."), waitCursor=True):
-            from RagalivSpectDosimetryLib.header_prefill import header_acquisition_time
+            from RagalivSpectDosimetryLib.header_prefill import header_acquisition_time, header_injection_time
 
             counts = self.ui.unitsComboBox.currentText == "counts"
             spect = self.ui.spectSelector.currentNode()
@@ -268,6 +268,8 @@ class RagalivSpectDosimetryWidget(ScriptedLoadableModuleWidget, VTKObservationMi
                 self.ui.calibrationSpinBox.value if counts and self.ui.calibrationSpinBox.value > 0 else None,
                 self.ui.durationSpinBox.value if counts and self.ui.durationSpinBox.value > 0 else None,
                 acquisition_time=acquisitionTime, acquisition_source=acquisitionSource,
+                # the run compares the injection time entered with the header's (injection-time check)
+                injection_time=header_injection_time(headers),
             )
             self.onParameterNodeModified()
 

@@ -86,6 +86,25 @@ def header_acquisition_time(headers) -> tuple[Optional[str], str]:
     return (stamp.isoformat(), source) if stamp is not None else (None, "")
 
 
+def _start_datetime(header) -> tuple[Optional[str], str]:
+    """(ISO injection date-time or None, the header text) from RadiopharmaceuticalStartDateTime (0018,1078), read
+    as ``ragaliv dosimetry`` reads it (its offset, else TimezoneOffsetFromUTC); to the second at least."""
+    from ragaliv.pet.dicom_time import dataset_zone, parse_dt
+
+    sequence = header.get("RadiopharmaceuticalInformationSequence")
+    item = sequence[0] if sequence else None
+    text = str(item.get("RadiopharmaceuticalStartDateTime") or "").strip() if item is not None else ""
+    stamp = parse_dt(text, dataset_zone(header)) if len(text) >= 14 else None
+    return (stamp.isoformat() if stamp is not None else None), text
+
+
+def header_injection_time(headers) -> Optional[str]:
+    """The SPECT header's injection date-time (ISO) or None: kept with the time point, so that the run compares
+    the injection time entered with it (the ``injection-time`` check of ``ragaliv dosimetry``)."""
+    headers = _as_list(headers)
+    return _start_datetime(headers[0])[0] if headers else None
+
+
 def _hours_after(stamp: datetime.datetime, start: datetime.datetime) -> tuple[float, bool]:
     """(hours from ``start`` to ``stamp``, whether a UTC offset on one side only was dropped: both are then local
     clock times, as ``ragaliv dosimetry`` and the run's check take them)."""
@@ -99,7 +118,6 @@ def prefill_from_header(headers, injection_time: str, administered_mbq: float) -
     """The values to pre-fill from ``headers`` (a pydicom dataset, or the series' datasets: :func:`read_headers`)
     given the panel's current injection time (ISO text, "" when empty) and administered activity (MBq, 0 when not
     entered)."""
-    from ragaliv.pet.dicom_time import dataset_zone, parse_dt
     from ragaliv.spect.loading import administered_mbq_from_header
 
     headers = _as_list(headers)
@@ -112,11 +130,9 @@ def prefill_from_header(headers, injection_time: str, administered_mbq: float) -
     sequence = header.get("RadiopharmaceuticalInformationSequence")
     item = sequence[0] if sequence else None
     if item is not None and not injection_time:
-        text = str(item.get("RadiopharmaceuticalStartDateTime") or "").strip()
-        # As ragaliv dosimetry reads it (its offset, else TimezoneOffsetFromUTC); to the second at least.
-        stamp = parse_dt(text, dataset_zone(header)) if len(text) >= 14 else None
+        stamp, text = _start_datetime(header)
         if stamp is not None:
-            result.injection_time = stamp.isoformat()
+            result.injection_time = stamp
         elif text:
             result.notes.append(f"RadiopharmaceuticalStartDateTime {text!r} is not a date-time: not used")
     if item is not None and not administered_mbq > 0:  # also NaN

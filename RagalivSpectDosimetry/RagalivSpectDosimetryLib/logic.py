@@ -48,6 +48,7 @@ from ragaliv.geometry import Volume
 from ragaliv.io.user_time import parse_user_datetime
 from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
 from ragaliv.spect.result import StudyResult
+from ragaliv.spect.study_json import SAME_INJECTION_S, injection_time_finding
 from ragaliv_mrml import nodes, plots, tables
 from ragaliv_mrml.panel_text import accepted_checks, panel_error
 
@@ -78,6 +79,7 @@ TIMEPOINT_COLUMNS = (
     ("spect", "SPECT", ""), ("ct", "CT", ""), ("time_h", "Time", "h"), ("units", "Units", ""),
     ("calibration_cps_per_mbq", "Calibration", "cps/MBq"), ("duration_s", "Duration", "s"),
     ("acquisition_time", "Acquired (DICOM)", ""), ("acquisition_source", "Acquisition time from", ""),
+    ("injection_time", "Injected (DICOM)", ""),
 )
 RESULT_COLUMNS = (
     ("region", "VOI", ""), ("model", "Model", ""), ("tia_mbq_h", "TIA", "MBq·h"), ("tiac_h", "TIAC", "h"),
@@ -113,6 +115,7 @@ class Timepoint:
     ct_name: str = ""
     acquisition_time: str = ""  # ISO, from the SPECT's DICOM header when it was read (else "")
     acquisition_source: str = ""  # the header tags it was read from (ragaliv.spect.loading.acquisition_time)
+    injection_time: str = ""  # ISO, the SPECT header's RadiopharmaceuticalStartDateTime (0018,1078) (else "")
 
     def problem(self, index: int) -> Optional[str]:
         """Why this time point cannot be analysed (its SPECT or CT left the scene), or None."""
@@ -322,6 +325,7 @@ class SpectDosimetryLogic:
                 ct_name=column("ct"),
                 acquisition_time=column("acquisition_time"),
                 acquisition_source=column("acquisition_source"),
+                injection_time=column("injection_time"),
             ))
         return points
 
@@ -349,19 +353,23 @@ class SpectDosimetryLogic:
                              "" if point.calibration_cps_per_mbq is None else f"{point.calibration_cps_per_mbq:g}"),
                          "duration_s": "" if point.duration_s is None else f"{point.duration_s:g}",
                          "acquisition_time": point.acquisition_time or "",
-                         "acquisition_source": point.acquisition_source or ""})
+                         "acquisition_source": point.acquisition_source or "",
+                         "injection_time": point.injection_time or ""})
         tables.write_table(self._timepoint_table(parameters), TIMEPOINT_COLUMNS, rows,
                            [key for key, _, _ in TIMEPOINT_COLUMNS])
 
     def add_timepoint(self, spect_node, ct_node, time_h: float, units: str = "Bq/mL",
                       calibration_cps_per_mbq: Optional[float] = None, duration_s: Optional[float] = None,
                       parameters: Optional[SpectDosimetryParameters] = None,
-                      acquisition_time: Optional[str] = None, acquisition_source: Optional[str] = None) -> int:
+                      acquisition_time: Optional[str] = None, acquisition_source: Optional[str] = None,
+                      injection_time: Optional[str] = None) -> int:
         """Add (or replace, for the same SPECT volume) a time point; returns its index in time order.
 
         ``acquisition_time``: the SPECT's DICOM acquisition date-time (ISO) and ``acquisition_source`` the tags it
         was read from (both from ``header_acquisition_time``, the rule of ``ragaliv dosimetry``) when the SPECT came
-        from DICOM: the run compares ``time_h`` with it (as ``ragaliv dosimetry`` does) and names the tags."""
+        from DICOM: the run compares ``time_h`` with it (as ``ragaliv dosimetry`` does) and names the tags.
+        ``injection_time``: the header's RadiopharmaceuticalStartDateTime (ISO; ``header_injection_time``): the run
+        compares the injection time entered with it (the ``injection-time`` check of ``ragaliv dosimetry``)."""
         self._refuse_while_running("add a time point")
         parameters = parameters or self.parameters()
         if spect_node is None:
@@ -370,10 +378,13 @@ class SpectDosimetryLogic:
             raise RagalivInputError(f"Unknown SPECT units {units!r}.", "Use 'Bq/mL' or 'counts'.")
         if acquisition_time:
             _iso_datetime(acquisition_time, "The SPECT's acquisition time")
+        if injection_time:
+            _iso_datetime(injection_time, "The SPECT header's injection time")
         points = [p for p in self.timepoints(parameters) if p.spect is None or p.spect.GetID() != spect_node.GetID()]
         points.append(Timepoint(spect_node, ct_node, float(time_h), units, calibration_cps_per_mbq, duration_s,
                                 acquisition_time=acquisition_time or "",
-                                acquisition_source=(acquisition_source or "") if acquisition_time else ""))
+                                acquisition_source=(acquisition_source or "") if acquisition_time else "",
+                                injection_time=injection_time or ""))
         points.sort(key=lambda p: p.time_h)
         self._write_timepoints(parameters, points)
         return [p.spect.GetID() for p in points].index(spect_node.GetID())
@@ -523,7 +534,9 @@ class SpectDosimetryLogic:
         """Before the analysis: the administered activity, each time point's hours against its DICOM acquisition
         time, the activity in each SPECT (``check_study``). Refusals raise; warnings go into ``study.warnings``."""
         findings = [administered_finding(study.administered_mbq, ADMINISTERED_SOURCE, ADMINISTERED_FIX)]
-        findings += self._time_findings(study, self.timepoints(parameters))
+        points = self.timepoints(parameters)
+        findings += self._time_findings(study, points)
+        findings += self._injection_findings(study, points)
         apply_findings([finding for finding in findings if finding is not None], accept, study.warnings)
         check_study(study, accept)
 
@@ -554,6 +567,28 @@ class SpectDosimetryLogic:
                     "Remove the time point and add it again with the right time after injection, or correct the "
                     "injection time; if the time entered is right and the scanner clock wrong, add --accept "
                     "spect-time."))
+        return findings
+
+    @staticmethod
+    def _injection_findings(study: SpectStudy, points: list[Timepoint]) -> list[Finding]:
+        """The injection time entered against each time point's header RadiopharmaceuticalStartDateTime: the rule
+        of ``ragaliv dosimetry`` for STUDY.json's ``injection_time`` (:func:`injection_time_finding`: more than
+        0.5 h apart refused, check ``injection-time``, else warned). Hours pre-filled from a wrong injection time
+        agree with it, so the ``spect-time`` check cannot see it: every time point would be shifted."""
+        if study.injection_time is None:
+            return []
+        findings = []
+        for index, point in enumerate(points):
+            if not point.injection_time:
+                continue
+            header = _iso_datetime(point.injection_time, f"Time point {index + 1}: the header's injection time")
+            gap_s = abs(_hours(header, study.injection_time)) * 3600.0
+            if gap_s > SAME_INJECTION_S:  # header rounding
+                findings.append(injection_time_finding(
+                    gap_s, f"'Injection time' {study.injection_time.isoformat()}",
+                    f"DICOM RadiopharmaceuticalStartDateTime (0018,1078) {header.isoformat()} of time point "
+                    f"{index + 1} ({point.spect_name})",
+                    "Correct 'Injection time' (date and clock time of the 177Lu injection)"))
         return findings
 
     # --- population prior (issue 9) -------------------------------------------------------------------------
@@ -598,7 +633,7 @@ class SpectDosimetryLogic:
         ``spect-time`` check) and the SPECT names its messages give."""
         digest = hashlib.sha256(study_digest(study).encode("ascii"))
         digest.update(repr((tuple(accept), population_path)).encode("utf-8"))
-        digest.update(repr([(point.acquisition_time, point.acquisition_source, point.spect_name)
+        digest.update(repr([(point.acquisition_time, point.acquisition_source, point.injection_time, point.spect_name)
                             for point in points]).encode("utf-8"))
         if population_path:
             digest.update(file_sha256(population_path).encode("ascii"))

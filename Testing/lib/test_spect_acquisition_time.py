@@ -236,3 +236,14 @@ def test_a_series_with_a_missing_file_gives_no_acquisition_time_and_says_why(dam
         assert problem.startswith(f"1 of the {len(paths)} DICOM files of SPECT 24 h are not in the DICOM database")
     else:
         assert "cannot be read" in problem and victim.rsplit("/", 1)[-1] in problem
+
+
+def test_the_header_injection_time_kept_with_a_time_point(edited_spect):
+    """What 'Add time point' keeps for the injection-time check: RadiopharmaceuticalStartDateTime as ragaliv dosimetry
+    reads it (with its UTC offset), or None without a header."""
+    from RagalivSpectDosimetryLib.header_prefill import header_injection_time
+
+    folders, _ = edited_spect
+    assert header_injection_time(_panel_headers(folders["utc-offset"])) == "2026-04-21T10:00:00+00:00"
+    assert header_injection_time(_panel_headers(folders["series-time-later"])) == "2026-04-21T10:00:00"
+    assert header_injection_time([]) is None

@@ -241,3 +241,37 @@ def test_injection_date_without_time_of_day_is_refused(mrml_scene, synthetic_pat
         logic.run(parameters)
     assert "Injection time (injectionTime): '2026-04-21' has no time of day" in refused.value.message
     assert "2026-04-21T10:00:00" in refused.value.hint
+
+
+# --- the injection time entered against the SPECT header's (W7 of the adversarial review, as ragaliv dosimetry) -----
+def test_injection_time_against_the_header_injection_time(mrml_scene, synthetic_patient):
+    """'Injection time' typed 10 h off (hours pre-filled from it agree with it, so spect-time cannot see it): refused
+    as ragaliv dosimetry refuses a STUDY.json injection_time off RadiopharmaceuticalStartDateTime; 20 min off is
+    warned; --accept injection-time lets the entered value through with a warning."""
+    logic, parameters = study_scene(mrml_scene, synthetic_patient)
+    injection = synthetic_patient.spect_injection_time
+    for point in logic.timepoints(parameters):  # the header's injection time kept with each time point
+        logic.add_timepoint(point.spect, point.ct, point.time_h, parameters=parameters,
+                            injection_time=injection.isoformat())
+    assert [p.injection_time for p in logic.timepoints(parameters)] == [injection.isoformat()] * 4
+    assert not any("injection" in text.lower() for text in logic.run(parameters).warnings)
+
+    parameters.set("injectionTime", (injection - datetime.timedelta(hours=10.0)).isoformat())
+    logic.panel_hints = True
+    with pytest.raises(RagalivInputError) as refused:
+        logic.run(parameters)
+    assert refused.value.message.startswith(
+        f"'Injection time' {(injection - datetime.timedelta(hours=10.0)).isoformat()} differs by 10 h from the DICOM "
+        f"RadiopharmaceuticalStartDateTime (0018,1078) {injection.isoformat()} of time point 1 (SPECT 4 h) (more "
+        "than 0.5 h)")
+    assert "Correct 'Injection time'" in refused.value.hint and "injection-time" in refused.value.hint
+    assert not logic.result_is_current(parameters)  # the earlier result is not exported for these inputs
+
+    parameters.set("injectionTime", (injection + datetime.timedelta(minutes=20)).isoformat())
+    warned = logic.run(parameters)
+    assert any(text.startswith("'Injection time'") and "differs by 0.333 h" in text for text in warned.warnings)
+
+    parameters.set("injectionTime", (injection - datetime.timedelta(hours=10.0)).isoformat())
+    parameters.set("acceptChecks", "injection-time")
+    accepted = logic.run(parameters)
+    assert any(text.startswith("ACCEPTED BY THE USER (--accept injection-time)") for text in accepted.warnings)

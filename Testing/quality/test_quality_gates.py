@@ -301,6 +301,7 @@ def test_spect_panel_shows_fit_notes_and_passes_acquisition_times():
     added = _function_source(module, "onAddTimepoint")
     assert "header_acquisition_time(headers)" in added
     assert "acquisition_time=acquisitionTime, acquisition_source=acquisitionSource" in added
+    assert "injection_time=header_injection_time(headers)" in added  # the injection-time check (W7)
     assert "prefill_from_header(headers," in _function_source(module, "onSpectSelected")
     assert "series_headers(" in _function_source(module, "_dicomHeaders")  # D2 (fourth review): a missing file said
     assert "populationBrowseButton" in _function_source(module, "setup")

@@ -92,7 +92,7 @@ TIMEPOINT_KEYS = {
     "description", "comment",
 }
 _DECAY_CORRECTION = {"none": "none", "start": "none", "injection": "injection", "admin": "injection"}
-_SAME_INJECTION_S = 60.0  # start date-times closer than this are the same injection (header rounding)
+SAME_INJECTION_S = 60.0  # start date-times closer than this are the same injection (header rounding)
 _SAME_ACTIVITY_REL = 0.01  # administered activities closer than 1 % agree
 
 
@@ -316,7 +316,7 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
         findings = []
         for index, image in dated:
             gap_s = _differs_s(injection, image.injection_time)
-            if gap_s > _SAME_INJECTION_S:
+            if gap_s > SAME_INJECTION_S:
                 findings.append(_injection_finding(
                     injection, gap_s, f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()}", index))
         for index, image in enumerate(images):
@@ -326,7 +326,7 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
                 gap_s = abs((datetime.datetime.combine(datetime.date.min, given)
                              - datetime.datetime.combine(datetime.date.min, clock)).total_seconds())
                 gap_s = min(gap_s, 86400.0 - gap_s)
-                if gap_s > _SAME_INJECTION_S:
+                if gap_s > SAME_INJECTION_S:
                     findings.append(_injection_finding(
                         injection, gap_s, f"DICOM {START_TIME_TAG} {clock.isoformat()} (clock time)", index))
         apply_findings(findings, accept, warnings)
@@ -335,7 +335,7 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
         first_index, first = dated[0]
         for index, image in dated[1:]:
             gap_s = _differs_s(image.injection_time, first.injection_time)
-            if gap_s > _SAME_INJECTION_S:
+            if gap_s > SAME_INJECTION_S:
                 raise RagalivInputError(
                     f"STUDY.json: the time points give different injection times: {START_DATETIME_TAG} "
                     f"{first.injection_time.isoformat()} in {_where(first_index, first)} but "
@@ -363,18 +363,27 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
 
 
 def _injection_finding(injection: datetime.datetime, gap_s: float, header: str, index: int) -> Finding:
-    """STUDY.json injection_time against a header's injection time: a warning within
-    :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` (the tolerance of ``spect-time``), else a refusal."""
-    text = (f"STUDY.json injection_time {injection.isoformat()} differs by {gap_s / 3600.0:.3g} h from the "
-            f"{header} of timepoints[{index}]")
+    """STUDY.json injection_time against a header's injection time (:func:`injection_time_finding`)."""
+    return injection_time_finding(
+        gap_s, f"STUDY.json injection_time {injection.isoformat()}", f"{header} of timepoints[{index}]",
+        "Correct \"injection_time\" in STUDY.json (date and clock time of the 177Lu injection) or remove it to use "
+        "the header", used="the STUDY.json value")
+
+
+def injection_time_finding(gap_s: float, given: str, header: str, fix: str,
+                           used: str = "the value entered") -> Finding:
+    """An injection time given by the user (``given``: where and what) ``gap_s`` seconds off a DICOM header's
+    (``header``): a warning within :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` (the tolerance of
+    ``spect-time``), else a refusal (check ``injection-time``; ``fix`` says how). STUDY.json and the SpectDosimetry
+    panel use it."""
+    text = f"{given} differs by {gap_s / 3600.0:.3g} h from the {header}"
     if gap_s <= SPECT_TIME_TOLERANCE_H * 3600.0:
-        return Finding("injection-time", WARN, f"{text}; the STUDY.json value is used. Check which one is right.")
+        return Finding("injection-time", WARN, f"{text}; {used} is used. Check which one is right.")
     return Finding(
         "injection-time", REFUSE,
         f"{text} (more than {SPECT_TIME_TOLERANCE_H:g} h): every time after injection, hence every TIA and dose, "
         "depends on it.",
-        "Correct \"injection_time\" in STUDY.json (date and clock time of the 177Lu injection) or remove it to use "
-        "the header; if the STUDY.json value is right and the header wrong, add --accept injection-time.")
+        f"{fix}; if {used} is right and the header wrong, add --accept injection-time.")
 
 
 def _administered(document, images: list[LoadedImage], warnings: list[str]) -> tuple[float, str]:
