@@ -40,7 +40,7 @@ PLAUSIBILITY_CHECKS = {
     "injection-time": "STUDY.json injection_time against the SPECT header RadiopharmaceuticalStartDateTime",
     "spect-activity": "activity in each SPECT against the decayed administered activity",
     "tac-activity": "VOI/region activity against the decayed administered activity",
-    "tac-time": "TAC times in hours (a last point before 20 h means days were typed)",
+    "tac-time": "TAC times in hours (a last point before 20 h means days, after 1000 h minutes)",
     "stp-time": "a TIA from a single time point (Hänscheid) only from a point at 48 h or later",
     "tiac": "time-integrated activity coefficient against its physical maximum (1/lambda of 177Lu)",
 }
