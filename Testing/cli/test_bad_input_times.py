@@ -47,29 +47,6 @@ def test_suv_refuses_a_date_without_time_of_day(synthetic_patient_dir, tmp_path,
     assert "argument --injection-time: '2026-03-10' has no time of day" in err, err
 
 
-@pytest.fixture(scope="module")
-def study_writer(synthetic_patient_dir):
-    """``write(folder, change)``: the synthetic STUDY.json (absolute paths, no voxel dosimetry) with
-    ``change(document)`` applied."""
-    spect = synthetic_patient_dir / "spect"
-    base = json.loads((spect / "study.json").read_text(encoding="utf-8"))
-    base["timepoints"] = [dict(tp, image=str(spect / tp["image"]), ct=str(spect / tp["ct"]))
-                          for tp in base["timepoints"]]
-    base["segmentation"] = str(spect / base["segmentation"])
-    base["voxel_dosimetry"] = False
-
-    def write(folder, change=None):
-        document = json.loads(json.dumps(base))
-        if change is not None:
-            change(document)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "study.json"
-        path.write_text(json.dumps(document), encoding="utf-8")
-        return path
-
-    return write
-
-
 def _set(key, value, index=None):
     def change(document):
         (document if index is None else document["timepoints"][index])[key] = value
