@@ -22,9 +22,9 @@ With a saved ``population.json`` (``ragaliv population``), every VOI the populat
 the population as prior (:func:`ragaliv.spect.analysis.population_prior_tias`, issue 9), shown beside the study's
 own fit in ``population_*`` columns and recorded in summary.json; the study's own numbers, and the doses, stay
 those of its own fits.
-A study whose TIAs would come from one time point before 48 h is refused as by ``ragaliv dosimetry``, except for
-the VOIs the population knows: those are warned that their own TIA and dose are unreliable and the prior's is the
-one to use.
+A study whose TIAs would come from one time point before 48 h is refused as by ``ragaliv dosimetry``, also with a
+population prior (the doses shown and exported are the study's own): "Accept checks" ``stp-time`` runs it, each
+such VOI warned, its population-prior TIA beside its own.
 """
 
 import datetime
@@ -55,9 +55,11 @@ from ragaliv_mrml.panel_text import accepted_checks, panel_error
 from .parameters import SpectDosimetryParameters, get_parameter_node
 
 SPECT_ROLE, CT_ROLE = "timepointSpect", "timepointCt"
-# A single time point before 48 h (checks.spect.stp_time_findings): the panel offers the population prior as well.
-STP_FIX_WITH_PRIOR = (f"{STP_FIX}, or choose a cohort's population.json (ragaliv population) as 'Population prior': "
-                      "the VOIs it knows then get a TIA with the population as prior")
+# A single time point before 48 h (checks.spect.stp_time_findings): with stp-time accepted, a population prior
+# shows a sounder TIA beside the study's own (the dose stays the study's own).
+STP_FIX_WITH_PRIOR = (f"{STP_FIX}. With only this scan, a cohort's population.json (ragaliv population) as "
+                      "'Population prior' shows each VOI's TIA with the population as prior beside its own (the doses "
+                      "stay those of its own TIA)")
 # Scenes saved before the indexed roles kept the SPECTs (and earlier the CTs) as lists under SPECT_ROLE and
 # CT_ROLE; they are still read when the list has one entry per table row, and rewritten with indexed roles.
 NOT_IN_SCENE = " (not in the scene)"  # appended in the table to the name of a removed SPECT or CT
@@ -508,9 +510,8 @@ class SpectDosimetryLogic:
             try:
                 self._check_study(study, accept, parameters)
                 result = analyse_study(study, step)
-                # A VOI the population knows also gets a prior TIA: its lone early point is warned, not refused.
-                check_result(result, accept, prior_regions=set((document or {}).get("regions") or {}),
-                             stp_fix=STP_FIX_WITH_PRIOR)
+                # A lone early point is refused with or without a population prior: the doses are the own fit's.
+                check_result(result, accept, stp_fix=STP_FIX_WITH_PRIOR)
             except RagalivInputError as error:
                 if not self.panel_hints:
                     raise

@@ -164,11 +164,12 @@ def test_an_unusable_population_file_is_refused_before_the_analysis(mrml_scene, 
         logic.run(parameters)
 
 
-def test_a_single_4_h_time_point_is_refused_unless_the_population_gives_the_voi_a_tia(mrml_scene, slow_uptake_patient,
-                                                                                     population_json):
-    """One SPECT at 4 h: every own TIA is a Hänscheid estimate 85-92 % low (ragaliv dosimetry refuses it). With the
-    population, the VOIs it knows are warned (their prior TIA is the one to use); the others stay refused until
-    'stp-time' is accepted."""
+def test_a_single_4_h_time_point_is_refused_with_or_without_a_population(mrml_scene, slow_uptake_patient,
+                                                                         population_json):
+    """One SPECT at 4 h: every own TIA is a Hänscheid estimate 85-92 % low (ragaliv dosimetry refuses it). A
+    population prior does not lift the refusal: the doses shown and exported are the study's own (review of the
+    adversarial fixes: Kidney left 0.47 Gy for 4.7 Gy, with only a warning). With 'stp-time' accepted the run
+    goes through, every such VOI recorded as accepted, its population-prior TIA beside its own."""
     logic, parameters = reduced_study(mrml_scene, slow_uptake_patient, indices=(0,))
     with pytest.raises(RagalivInputError) as refused:
         logic.run(parameters)
@@ -179,18 +180,13 @@ def test_a_single_4_h_time_point_is_refused_unless_the_population_gives_the_voi_
     parameters.set("populationFile", str(population_json))
     with pytest.raises(RagalivInputError) as refused:
         logic.run(parameters)
-    names = [segment.name for segment in slow_uptake_patient.spect_segments]
-    others = [name for name in names if name not in POPULATION_REGIONS]
-    known_names = [name for name in names if name in POPULATION_REGIONS]
-    assert f"VOIs {', '.join(others)}: the TIA comes from a single time point at 4 h" in refused.value.message
-    assert not any(name in refused.value.message for name in POPULATION_REGIONS)
+    assert "VOIs (all 11): the TIA comes from a single time point at 4 h" in refused.value.message
     assert logic.result is None
 
     parameters.set("acceptChecks", "stp-time")
     result = logic.run(parameters)
-    known = [text for text in result.warnings if text.startswith(f"VOIs {', '.join(known_names)}: ")]
-    assert len(known) == 1 and "use their TIA with the population prior" in known[0], result.warnings
-    assert any(text.startswith("ACCEPTED BY THE USER (--accept stp-time)") for text in result.warnings)
+    accepted = [text for text in result.warnings if text.startswith("ACCEPTED BY THE USER (--accept stp-time)")]
+    assert len(accepted) == 1 and "VOIs (all 11)" in accepted[0], result.warnings
     assert set(logic.population.estimates) == set(POPULATION_REGIONS)
     assert table_warnings(parameters) == result.warnings
 
