@@ -48,7 +48,7 @@ from ragaliv.geometry import Volume
 from ragaliv.io.user_time import parse_user_datetime
 from ragaliv.spect import SpectStudy, SpectTimepoint, analyse_study, counts_to_bq_per_ml
 from ragaliv.spect.result import StudyResult
-from ragaliv.spect.study_json import SAME_INJECTION_S, injection_time_finding
+from ragaliv.spect.study_json import SAME_INJECTION_S, header_dated_with_scan_day, injection_time_finding
 from ragaliv_mrml import nodes, plots, tables
 from ragaliv_mrml.panel_text import accepted_checks, panel_error
 
@@ -574,7 +574,7 @@ class SpectDosimetryLogic:
     def _injection_findings(study: SpectStudy, points: list[Timepoint]) -> list[Finding]:
         """The injection time entered against each time point's header RadiopharmaceuticalStartDateTime: the rule
         of ``ragaliv dosimetry`` for STUDY.json's ``injection_time`` (:func:`injection_time_finding`: more than
-        0.5 h apart refused, check ``injection-time``, else warned). Hours pre-filled from a wrong injection time
+        1 h apart refused, check ``injection-time``, else warned). Hours pre-filled from a wrong injection time
         agree with it, so the ``spect-time`` check cannot see it: every time point would be shifted."""
         if study.injection_time is None:
             return []
@@ -583,13 +583,16 @@ class SpectDosimetryLogic:
             if not point.injection_time:
                 continue
             header = _iso_datetime(point.injection_time, f"Time point {index + 1}: the header's injection time")
+            acquired = (_iso_datetime(point.acquisition_time, f"Time point {index + 1}: the acquisition time")
+                        if point.acquisition_time else None)
             gap_s = abs(_hours(header, study.injection_time)) * 3600.0
             if gap_s > SAME_INJECTION_S:  # header rounding
                 findings.append(injection_time_finding(
                     gap_s, f"'Injection time' {study.injection_time.isoformat()}",
                     f"DICOM RadiopharmaceuticalStartDateTime (0018,1078) {header.isoformat()} of time point "
                     f"{index + 1} ({point.spect_name})",
-                    "Correct 'Injection time' (date and clock time of the 177Lu injection)"))
+                    "Correct 'Injection time' (date and clock time of the 177Lu injection)",
+                    scan_dated=header_dated_with_scan_day(header, acquired, gap_s)))
         return findings
 
     # --- population prior (issue 9) -------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def test_ratio_applies_a_utc_offset_when_the_header_gives_the_zone(synthetic_pat
 
 def test_dosimetry_refuses_an_injection_time_hours_off_the_header(study_writer, tmp_path, capsys, monkeypatch):
     """W7: STUDY.json injection_time 10 h off the SPECT RadiopharmaceuticalStartDateTime (10:00) was only warned and
-    used (doses +7-12 %): refused beyond the spect-time tolerance (0.5 h), accepted with --accept injection-time."""
+    used (doses +7-12 %): refused beyond 1 h (a 30-40 min infusion: start and end differ by up to ~0.7 h), accepted
+    with --accept injection-time; 40 min off (the end of the infusion) warned."""
     from bad_input import assert_warned, no_pdf, read_summary
 
     study = study_writer(tmp_path / "in", _set("injection_time", "2026-04-21T00:00:00"))
@@ -119,16 +120,16 @@ def test_dosimetry_refuses_an_injection_time_hours_off_the_header(study_writer, 
     assert_refused(run(capsys, "dosimetry", study, "-o", output),
                    "STUDY.json injection_time 2026-04-21T00:00:00 differs by 10 h from the DICOM "
                    "RadiopharmaceuticalStartDateTime (0018,1078) 2026-04-21T10:00:00 of timepoints[0]",
-                   "more than 0.5 h", "--accept injection-time", output=output)
+                   "more than 1 h", "--accept injection-time", output=output)
     no_pdf(monkeypatch)
     code, _, err = run(capsys, "dosimetry", study, "-o", output, "--accept", "injection-time", "--report")
     assert code == 0, err
     summary = assert_warned(output, ["ACCEPTED BY THE USER (--accept injection-time): STUDY.json injection_time"])
     assert summary["settings"]["accepted_checks"] == ["injection-time"]
     assert summary["timepoints"][0]["time_h"] == pytest.approx(14.0)  # the accepted value is the one used
-    # Within 0.5 h: warned, the STUDY.json value used, no refusal.
-    study = study_writer(tmp_path / "near", _set("injection_time", "2026-04-21T10:20:00"))
+    # Within 1 h (the end of a 40 min infusion): warned, the STUDY.json value used, no refusal.
+    study = study_writer(tmp_path / "near", _set("injection_time", "2026-04-21T10:40:00"))
     code, _, err = run(capsys, "dosimetry", study, "-o", tmp_path / "near_out")
     assert code == 0, err
     warnings = read_summary(tmp_path / "near_out")["warnings"]
-    assert any("differs by 0.333 h from the DICOM RadiopharmaceuticalStartDateTime" in text for text in warnings)
+    assert any("differs by 0.667 h from the DICOM RadiopharmaceuticalStartDateTime" in text for text in warnings)

@@ -130,10 +130,10 @@ def test_start_time_only_is_not_needed_when_every_time_point_gives_hours(nm_stud
 
 
 def test_study_injection_time_disagreeing_with_the_header_is_refused_unless_accepted(nm_study):
-    """Beyond 0.5 h (the spect-time tolerance) the disagreement is refused (adversarial test W7); accepted, the
-    STUDY.json value is used and the warning says so."""
+    """Beyond 1 h (start and end of a 30-40 min infusion) the disagreement is refused (adversarial test W7);
+    accepted, the STUDY.json value is used and the warning says so."""
     path = nm_study(injection_time="2026-04-21T08:00:00")
-    with pytest.raises(RagalivInputError, match=r"differs by 2 h from the DICOM .*\(0018,1078\).*more than 0.5 h"):
+    with pytest.raises(RagalivInputError, match=r"differs by 2 h from the DICOM .*\(0018,1078\).*more than 1 h"):
         load_study(path)
     study = load_study(path, accept=("injection-time",))
     assert study.time_h[0] == pytest.approx(27.0)

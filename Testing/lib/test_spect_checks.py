@@ -247,7 +247,8 @@ def test_injection_date_without_time_of_day_is_refused(mrml_scene, synthetic_pat
 def test_injection_time_against_the_header_injection_time(mrml_scene, synthetic_patient):
     """'Injection time' typed 10 h off (hours pre-filled from it agree with it, so spect-time cannot see it): refused
     as ragaliv dosimetry refuses a STUDY.json injection_time off RadiopharmaceuticalStartDateTime; 20 min off is
-    warned; --accept injection-time lets the entered value through with a warning."""
+    warned; --accept injection-time lets the entered value through with a warning. A header dated with the scan's
+    day (whole days off, the clock agreeing) is warned, not refused."""
     logic, parameters = study_scene(mrml_scene, synthetic_patient)
     injection = synthetic_patient.spect_injection_time
     for point in logic.timepoints(parameters):  # the header's injection time kept with each time point
@@ -263,7 +264,7 @@ def test_injection_time_against_the_header_injection_time(mrml_scene, synthetic_
     assert refused.value.message.startswith(
         f"'Injection time' {(injection - datetime.timedelta(hours=10.0)).isoformat()} differs by 10 h from the DICOM "
         f"RadiopharmaceuticalStartDateTime (0018,1078) {injection.isoformat()} of time point 1 (SPECT 4 h) (more "
-        "than 0.5 h)")
+        "than 1 h)")
     assert "Correct 'Injection time'" in refused.value.hint and "injection-time" in refused.value.hint
     assert not logic.result_is_current(parameters)  # the earlier result is not exported for these inputs
 
@@ -275,3 +276,13 @@ def test_injection_time_against_the_header_injection_time(mrml_scene, synthetic_
     parameters.set("acceptChecks", "injection-time")
     accepted = logic.run(parameters)
     assert any(text.startswith("ACCEPTED BY THE USER (--accept injection-time)") for text in accepted.warnings)
+
+    # The 24 h SPECT's header carries its scan day with the injection clock time: warned only.
+    point = logic.timepoints(parameters)[1]
+    logic.add_timepoint(point.spect, point.ct, point.time_h, parameters=parameters,
+                        injection_time=(injection + datetime.timedelta(days=1)).isoformat(),
+                        acquisition_time=(injection + datetime.timedelta(hours=24.0)).isoformat())
+    parameters.set("injectionTime", injection.isoformat())
+    parameters.set("acceptChecks", "")
+    scan_dated = logic.run(parameters)
+    assert any("differs by 24 h" in text and "dated with the scan's own day" in text for text in scan_dated.warnings)

@@ -116,6 +116,10 @@ SPECT_FRACTION_LOW_WARN = 0.05
 # STUDY.json time/hours against the header acquisition time: agree within max(0.5 h, 5 %) (a SPECT takes
 # ~30 min; protocol times are rounded; local rule).
 SPECT_TIME_TOLERANCE_H = 0.5
+# An injection time entered against the header's RadiopharmaceuticalStartDateTime: a 177Lu-DOTATATE infusion lasts
+# about 30-40 min (Lutathera SmPC), so start and end of infusion differ by up to ~0.7 h; a 1 h shift changes the
+# doses of the 4-point protocol by about 1 % (review of the adversarial fixes). Refused beyond 1 h (local rule).
+INJECTION_TIME_TOLERANCE_H = 1.0
 SPECT_TIME_TOLERANCE_REL = 0.05
 
 # A 177Lu TAC whose last point is before 20 h was entered in days (4, 24, 72, 168 h typed as 0.17, 1, 3, 7):

@@ -54,7 +54,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ..checks.findings import REFUSE, WARN, Finding, apply_findings
-from ..checks.ranges import SPECT_TIME_TOLERANCE_H
+from ..checks.ranges import INJECTION_TIME_TOLERANCE_H
 from ..checks.spect import administered_finding, spect_time_finding
 from ..constants import LU177_HALF_LIFE_H
 from ..errors import RagalivInputError
@@ -308,8 +308,9 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
     """(injection moment or None, source): STUDY.json, else RadiopharmaceuticalStartDateTime (0018,1078).
 
     A STUDY.json ``injection_time`` that disagrees with a header's start date-time (or clock time) by more than
-    :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` is refused (check ``injection-time``): it shifts every
-    time point by that much (adversarial test W7: a date-only value, 10 h off, gave doses +7-12 %)."""
+    :data:`~ragaliv.checks.ranges.INJECTION_TIME_TOLERANCE_H` is refused (check ``injection-time``): it shifts
+    every time point by that much (adversarial test W7: 10 h off gave doses +7-12 %); see
+    :func:`injection_time_finding` for a header dated with the scan's day."""
     dated = [(index, image) for index, image in enumerate(images) if image.injection_time is not None]
     if "injection_time" in document:
         injection = parse_iso_datetime(document["injection_time"], "injection_time")
@@ -318,7 +319,8 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
             gap_s = _differs_s(injection, image.injection_time)
             if gap_s > SAME_INJECTION_S:
                 findings.append(_injection_finding(
-                    injection, gap_s, f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()}", index))
+                    injection, gap_s, f"DICOM {START_DATETIME_TAG} {image.injection_time.isoformat()}", index,
+                    scan_dated=header_dated_with_scan_day(image.injection_time, image.acquisition_time, gap_s)))
         for index, image in enumerate(images):
             clock = image.injection_clock_time
             if image.injection_time is None and clock is not None:
@@ -362,26 +364,44 @@ def _injection_time(document, entries, images: list[LoadedImage], accept: Sequen
     )
 
 
-def _injection_finding(injection: datetime.datetime, gap_s: float, header: str, index: int) -> Finding:
+def _injection_finding(injection: datetime.datetime, gap_s: float, header: str, index: int,
+                       scan_dated: bool = False) -> Finding:
     """STUDY.json injection_time against a header's injection time (:func:`injection_time_finding`)."""
     return injection_time_finding(
         gap_s, f"STUDY.json injection_time {injection.isoformat()}", f"{header} of timepoints[{index}]",
         "Correct \"injection_time\" in STUDY.json (date and clock time of the 177Lu injection) or remove it to use "
-        "the header", used="the STUDY.json value")
+        "the header", used="the STUDY.json value", scan_dated=scan_dated)
+
+
+def header_dated_with_scan_day(header_injection: Optional[datetime.datetime],
+                               acquisition: Optional[datetime.datetime], gap_s: float) -> bool:
+    """The header's injection date-time carries the scan's own date with the injection's clock time (some scanners
+    fill RadiopharmaceuticalStartDateTime so): whole days off the entered value, clock times within
+    :data:`~ragaliv.checks.ranges.INJECTION_TIME_TOLERANCE_H`, and the header's date is the acquisition date."""
+    if header_injection is None or acquisition is None:
+        return False
+    days = round(gap_s / 86400.0)
+    return (days >= 1 and abs(gap_s - days * 86400.0) <= INJECTION_TIME_TOLERANCE_H * 3600.0
+            and header_injection.date() == acquisition.date())
 
 
 def injection_time_finding(gap_s: float, given: str, header: str, fix: str,
-                           used: str = "the value entered") -> Finding:
+                           used: str = "the value entered", scan_dated: bool = False) -> Finding:
     """An injection time given by the user (``given``: where and what) ``gap_s`` seconds off a DICOM header's
-    (``header``): a warning within :data:`~ragaliv.checks.ranges.SPECT_TIME_TOLERANCE_H` (the tolerance of
-    ``spect-time``), else a refusal (check ``injection-time``; ``fix`` says how). STUDY.json and the SpectDosimetry
-    panel use it."""
+    (``header``): a warning within :data:`~ragaliv.checks.ranges.INJECTION_TIME_TOLERANCE_H` (start and end of a
+    30-40 min infusion), or when the header is dated with the scan's day (``scan_dated``:
+    :func:`header_dated_with_scan_day`), else a refusal (check ``injection-time``; ``fix`` says how). STUDY.json
+    and the SpectDosimetry panel use it."""
     text = f"{given} differs by {gap_s / 3600.0:.3g} h from the {header}"
-    if gap_s <= SPECT_TIME_TOLERANCE_H * 3600.0:
+    if gap_s <= INJECTION_TIME_TOLERANCE_H * 3600.0:
         return Finding("injection-time", WARN, f"{text}; {used} is used. Check which one is right.")
+    if scan_dated:
+        return Finding("injection-time", WARN,
+                       f"{text}: whole days, with the clock times agreeing and the header dated with the scan's own "
+                       f"day (a scanner that writes the scan date into the injection date-time); {used} is used.")
     return Finding(
         "injection-time", REFUSE,
-        f"{text} (more than {SPECT_TIME_TOLERANCE_H:g} h): every time after injection, hence every TIA and dose, "
+        f"{text} (more than {INJECTION_TIME_TOLERANCE_H:g} h): every time after injection, hence every TIA and dose, "
         "depends on it.",
         f"{fix}; if {used} is right and the header wrong, add --accept injection-time.")
 
