@@ -24,10 +24,15 @@ from ..geometry import SegmentMask
 from ..roles import role_of
 from .findings import UNDETERMINED, Finding
 
-# A lesion VOI whose SUVmean is below 1.2x the healthy-liver SUVmean on both PETs is taken as "not on an avid
-# metastasis" (local rule: the 20 % margin covers the noise of a small VOI's mean; 68Ga-DOTATATE liver metastases
-# average about 4x the liver, Ann Nucl Med 2013, PET notes §6).
+# A lesion VOI whose SUVmean is below 1.2x and whose SUVmax is below 1.5x the healthy-liver SUVmean, on both PETs,
+# is taken as "not on an avid metastasis" (local rule: the margins cover the noise of a small VOI and the
+# partial-volume loss of its mean; the SUVmax keeps a correctly drawn necrotic lesion, mean 1.1x but rim 1.8x the
+# liver, out of it; 68Ga-DOTATATE liver metastases average about 4x the liver, Ann Nucl Med 2013, PET notes §6).
 LESION_OVER_LIVER_MIN = 1.2
+LESION_SUVMAX_OVER_LIVER_MIN = 1.5
+# Two segments sharing fewer than 10 % of the smaller one's voxels touch at a border (drawn with overlap allowed);
+# from 10 % on, one lesion is counted twice in part (local rule).
+OVERLAP_FRACTION_MIN = 0.10
 
 
 def _natural(segment: SegmentMask) -> tuple:
@@ -60,8 +65,8 @@ def overlap_findings(segments: Sequence[SegmentMask]) -> list[Finding]:
     for index, first in enumerate(lesions):
         for second in lesions[index + 1:]:
             shared = shared_voxels(first, second)
-            if shared:
-                smaller = min(first.voxel_count, second.voxel_count)
+            smaller = min(first.voxel_count, second.voxel_count)
+            if shared >= OVERLAP_FRACTION_MIN * smaller:
                 findings.append(Finding(
                     "segment-overlap", UNDETERMINED,
                     f"{first.name} and {second.name} share {shared} voxel(s) ({100.0 * shared / smaller:.0f} % of "
@@ -72,7 +77,7 @@ def overlap_findings(segments: Sequence[SegmentMask]) -> list[Finding]:
     for liver in livers:
         for lesion in lesions:
             shared = shared_voxels(lesion, liver)
-            if shared:
+            if shared >= OVERLAP_FRACTION_MIN * lesion.voxel_count:
                 findings.append(Finding(
                     "segment-overlap", UNDETERMINED,
                     f"'{liver.name}' covers {shared} voxel(s) of {lesion.name} "
@@ -85,22 +90,26 @@ def overlap_findings(segments: Sequence[SegmentMask]) -> list[Finding]:
 
 
 def avidity_findings(lesions: Sequence, liver: Optional[object]) -> list[Finding]:
-    """Lesion rows (:class:`~ragaliv.ratio.decision.RatioRow`) whose SUVmean is below
-    :data:`LESION_OVER_LIVER_MIN` x the healthy-liver SUVmean on both PETs; none without a healthy-liver row."""
+    """Lesion rows (:class:`~ragaliv.ratio.decision.RatioRow`) whose SUVmean is below :data:`LESION_OVER_LIVER_MIN`
+    and SUVmax below :data:`LESION_SUVMAX_OVER_LIVER_MIN` x the healthy-liver SUVmean, on both PETs; none without
+    a healthy-liver row."""
     if liver is None or not (liver.ia.suvmean and liver.iv.suvmean):
         return []
     findings = []
     for row in lesions:
         over = [(row.ia.suvmean, liver.ia.suvmean), (row.iv.suvmean, liver.iv.suvmean)]
-        if any(value is None for value, _ in over):
+        peaks = [(row.ia.suvmax, liver.ia.suvmean), (row.iv.suvmax, liver.iv.suvmean)]
+        if any(value is None for value, _ in over + peaks):
             continue
-        if all(value < LESION_OVER_LIVER_MIN * reference for value, reference in over):
+        if all(value < LESION_OVER_LIVER_MIN * reference for value, reference in over) and \
+                all(value < LESION_SUVMAX_OVER_LIVER_MIN * reference for value, reference in peaks):
             (ia, ia_liver), (iv, iv_liver) = over
             findings.append(Finding(
                 "lesion-not-avid", UNDETERMINED,
                 f"{row.segment} is not above healthy liver on either PET (SUVmean IA {ia:.3g} vs liver {ia_liver:.3g}, "
-                f"IV {iv:.3g} vs liver {iv_liver:.3g}): the segment is probably not on the metastasis (segmentation "
-                "not registered to the PETs, or placed on another structure).",
+                f"IV {iv:.3g} vs liver {iv_liver:.3g}; SUVmax IA {row.ia.suvmax:.3g}, IV {row.iv.suvmax:.3g}): the "
+                "segment is probably not on the metastasis (segmentation not registered to the PETs, or placed on "
+                "another structure).",
                 "Check that the segmentation lies on the lesions in both PETs (registration, the right "
                 "segmentation file).",
                 subject=row.segment))
