@@ -86,7 +86,7 @@ class RagalivLesionRatioParameterNode:
     ratioChart: vtkMRMLPlotChartNode
     metric: Annotated[str, Choice(["suvmax", "suvmean", "suvpeak"])] = "suvmax"
     aggregate: Annotated[str, Choice(["mean", "median"])] = "mean"
-    threshold: Annotated[float, WithinRange(0.1, 100.0)] = 3.0
+    threshold: Annotated[float, WithinRange(1.01, 10.0)] = 3.0  # what ragaliv.ratio.decision.check_threshold accepts
     normalization: Annotated[str, Choice(["bw", "lbm", "lbm-james", "bsa", "ibw"])] = "bw"
     placementMode: Annotated[str, Choice(["sphere", "auto"])] = "sphere"
     lesionDiameterMm: Annotated[float, WithinRange(2.0, 100.0)] = 20.0

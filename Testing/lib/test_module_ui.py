@@ -74,3 +74,22 @@ def test_administered_activity_has_no_default_in_the_spect_panel():
     assert _property(widget, "specialValueText").find("string").text == "required"
     source = (REPO / "RagalivSpectDosimetry" / "RagalivSpectDosimetry.py").read_text(encoding="utf-8")
     assert re.search(r"administeredMbq: .*= 0\.0\b", source)
+
+
+def test_the_threshold_field_offers_only_thresholds_the_lib_accepts():
+    """The spin box range (the parameter's WithinRange) lies inside what check_threshold accepts: no value the user
+    can pick ends in a repeated 'Not computed' (review of the adversarial fixes)."""
+    from ragaliv.errors import RagalivInputError
+    from ragaliv.ratio.decision import check_threshold
+
+    match = re.search(r"threshold: Annotated\[float, WithinRange\(([\d.]+), ([\d.]+)\)\] = ([\d.]+)",
+                      LESION_MODULE.read_text(encoding="utf-8"))
+    low, high, default = (float(value) for value in match.groups())
+    for value in (low, high, default):
+        assert check_threshold(value) == value
+    for value in (low - 0.01, high + 0.01):
+        try:
+            check_threshold(value)
+        except RagalivInputError:
+            continue
+        raise AssertionError(f"{value} is outside the field's range and should be refused")
