@@ -107,7 +107,8 @@ def test_labels_csv_not_in_utf8_is_refused(synthetic_patient_dir, tmp_path, caps
     # An unquoted decimal comma was blamed on region names holding commas.
     pytest.param("region,time_h,activity_mbq\nKidney left,4,30,7\n",
                  ("line 2: 4 fields but the header has 3: 'Kidney left,4,30,7' looks like a number written with a "
-                  "decimal comma ('4,30' or '30,7')", "Decimal comma: write 1.5, not 1,5",
+                  "comma, decimal or thousands ('4,30' or '30,7')", "Decimal comma: write 1.5, not 1,5",
+                  "write 1000, not 1,000",
                   "if a name holds a comma instead, quote region names"),
                  id="tac-decimal-comma"),
     pytest.param("region,time_h,activity_mbq\nKidney, left,4,30\n",
@@ -143,7 +144,8 @@ def population_rows(patient, region="Kidney left", scale=1.0):
                  id="population-patient-case"),
     pytest.param(POPULATION_HEADER + population_rows("P1") + "P2,Kidney left,4,30,7,7400\n",
                  ("line 6: 6 fields but the header has 5: 'P2,Kidney left,4,30,7,7400' looks like a number written "
-                  "with a decimal comma ('4,30' or '30,7' or '7,7400')", "Decimal comma: write 1.5, not 1,5"),
+                  "with a comma, decimal or thousands ('4,30' or '30,7' or '7,7400')",
+                  "Decimal comma: write 1.5, not 1,5"),
                  id="population-decimal-comma"),
 ])
 def test_bad_population_csv_is_refused_with_the_lines(tmp_path, capsys, text, texts):

@@ -81,10 +81,12 @@ def _too_many_fields(path: str, line: int, row: Sequence[str], header: Sequence[
     if numeric_columns and pairs and len(text_fields) <= len(text_columns):
         candidates = ", ".join(f"'{whole},{fraction}'" for whole, fraction in pairs)
         return RagalivInputError(
-            f"{message}: '{','.join(field.strip() for field in row)}' looks like a number written with a decimal "
-            f"comma ({candidates.replace(', ', ' or ') if len(pairs) > 1 else candidates}).",
-            "Decimal comma: write 1.5, not 1,5 (the comma separates the columns); if a name holds a comma "
-            f"instead, {quote_hint[:1].lower()}{quote_hint[1:]}")
+            f"{message}: '{','.join(field.strip() for field in row)}' looks like a number written with a comma, "
+            "decimal or thousands "
+            f"({candidates.replace(', ', ' or ') if len(pairs) > 1 else candidates}).",
+            "Decimal comma: write 1.5, not 1,5 (the comma separates the columns); a thousands separator too: "
+            "write 1000, not 1,000; if a name holds a comma instead, "
+            f"{quote_hint[:1].lower()}{quote_hint[1:]}")
     return RagalivInputError(f"{message}.", f"{quote_hint} Numbers need a decimal point (1.5, not 1,5).")
 
 
