@@ -198,3 +198,18 @@ def test_a_painted_label_missing_from_the_labels_csv_is_refused(synthetic_patien
     assert code == 2, err
     assert f"does not name: 5 ({voxels} voxels)" in err and "Add a line '5,<segment name>'" in err
     assert not output.exists() or not any(output.iterdir())
+
+
+def test_a_labels_csv_can_leave_the_other_labels_out_on_purpose(synthetic_patient_dir, tmp_path, capsys):
+    """A multi-organ labelmap used with a CSV naming only the wanted labels: the line '*,ignore' says the others are
+    left out on purpose (review of the adversarial fixes); the decision is then made on the named segments."""
+    lines = (synthetic_patient_dir / "labels.csv").read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if not line.startswith(("7,", "8,"))]  # two organs not wanted
+    (tmp_path / "labels.csv").write_text("\n".join([*kept, "*,ignore"]) + "\n", encoding="utf-8")
+    output = tmp_path / "out"
+    code, _, err = run(capsys, *ratio_args(synthetic_patient_dir, synthetic_patient_dir / "labels.nrrd", output,
+                                           "--labels", tmp_path / "labels.csv"))
+    assert code == 0, err
+    summary = read_summary(output)
+    assert len(summary["segments"]) == len(kept) - (1 if kept[0].startswith("label") else 0)
+    assert summary["eligible"] is True

@@ -127,8 +127,12 @@ def _label_boxes(labels_kji: np.ndarray) -> dict[int, tuple[tuple[int, int], ...
 LABELS_HINT = "Write one 'label,name' line per segment (a first line 'label,name' is optional), e.g. '1,Lesion 1'."
 
 
-def read_labels_csv(path: str) -> dict[int, str]:
-    """``label,name`` rows -> {label: name}, in file order.
+IGNORE_OTHERS = ("*", "ignore")  # the line '*,ignore': every painted label not named is left out on purpose
+
+
+def read_labels_csv(path: str) -> tuple[dict[int, str], bool]:
+    """``label,name`` rows -> ({label: name} in file order, whether a line ``*,ignore`` leaves every other painted
+    label out on purpose, e.g. the unused organs of a multi-organ labelmap).
 
     A header line is optional (a first line whose label is not an integer); a UTF-8 byte-order mark (Excel's
     "CSV UTF-8") is ignored; ``;`` or tab instead of ``,`` is accepted; blank lines and lines starting with ``#``
@@ -149,7 +153,7 @@ def read_labels_csv(path: str) -> dict[int, str]:
     labels: dict[int, str] = {}
     line_of_label: dict[int, int] = {}
     line_of_name: dict[str, int] = {}
-    seen_content = False
+    seen_content = ignore_others = False
     try:
         rows = list(csv.reader(lines, delimiter=delimiter))
     except csv.Error as error:
@@ -162,6 +166,9 @@ def read_labels_csv(path: str) -> dict[int, str]:
         if len(row) < 2:
             raise RagalivInputError(f"{where}: expected 'label,name', got {delimiter.join(row)!r}.", LABELS_HINT)
         text_label, name = row[0].strip(), row[1].strip()
+        if (text_label, name.lower()) == IGNORE_OTHERS:
+            ignore_others = True
+            continue
         try:
             label = int(text_label)
         except ValueError:
@@ -186,25 +193,25 @@ def read_labels_csv(path: str) -> dict[int, str]:
         line_of_name[name.lower()] = row_number
     if not labels:
         raise RagalivInputError(f"{path} lists no labels.", LABELS_HINT)
-    return labels
+    return labels, ignore_others
 
 
 def _read_labelmap(path: str, labels_csv: str) -> list[SegmentMask]:
     labelmap = read_image(path)
-    labels = read_labels_csv(labels_csv)
+    labels, ignore_others = read_labels_csv(labels_csv)
     values = labelmap.array
     if not np.allclose(values, np.round(values)):
         raise RagalivInputError(f"{path} is not a labelmap (voxel values are not integers).")
     # A painted label the CSV does not name would be dropped without a word (a lesion lost from the decision).
     painted, counts = np.unique(np.round(values[values != 0]).astype(np.int64), return_counts=True)
     unnamed = [(int(label), int(count)) for label, count in zip(painted, counts) if int(label) not in labels]
-    if unnamed:
+    if unnamed and not ignore_others:
         listed = ", ".join(f"{label} ({count} voxels)" for label, count in unnamed)
         raise RagalivInputError(
             f"{path} holds label value(s) that {labels_csv} does not name: {listed}. Every painted label needs a "
             "line 'label,name', or it would be left out of the analysis without a word.",
-            f"Add a line '{unnamed[0][0]},<segment name>' to {labels_csv} (e.g. '{unnamed[0][0]},Lesion 5'), or erase "
-            "the label from the labelmap.")
+            f"Add a line '{unnamed[0][0]},<segment name>' to {labels_csv} (e.g. '{unnamed[0][0]},Lesion 5'); to leave "
+            "every label not named out on purpose (a multi-organ labelmap), add the line '*,ignore'.")
     segments = []
     for label, name in labels.items():
         segments.append(SegmentMask.from_full_mask(name, values == label, labelmap.geometry))
