@@ -5,8 +5,8 @@
   injection hours early (adversarial test W6/W10: +7-12 % 177Lu doses; a 68Ga SUV 180x off). An injection or
   scan time always has a clock time.
 * Only the ISO 8601 extended form is accepted, the same on Python 3.9 and 3.12 (3.11 widened
-  ``datetime.fromisoformat``): ``YYYY-MM-DD`` then ``T`` or a space, ``HH:MM[:SS[.ffffff]]``, optionally ``Z`` or
-  ``±HH:MM`` / ``±HHMM``.
+  ``datetime.fromisoformat``): ``YYYY-MM-DD`` then ``T`` or a space, ``HH:MM[:SS[.fraction]]`` (a fraction beyond
+  microseconds is cut there), optionally ``Z`` or ``±HH[:MM]`` / ``±HHMM``.
 """
 
 import datetime
@@ -16,8 +16,8 @@ EXAMPLE = "2026-04-21T10:30:00"
 
 _DATE_ONLY = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 _ISO = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?"
-    r"\s*(?:(Z)|([+-])(\d{2}):?(\d{2}))?$",
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)?$",
     re.IGNORECASE,
 )
 
@@ -37,18 +37,18 @@ def parse_user_datetime(text: object) -> datetime.datetime:
         )
     match = _ISO.match(value)
     if not match:
-        raise ValueError(f"{text!r} is not an ISO date-time with a time of day (write it like {EXAMPLE})")
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time (write it like {EXAMPLE})")
     year, month, day, hour, minute, second, fraction, zulu, sign, offset_h, offset_min = match.groups()
     zone = None
     if zulu:
         zone = datetime.timezone.utc
     elif sign:
-        delta = datetime.timedelta(hours=int(offset_h), minutes=int(offset_min))
+        delta = datetime.timedelta(hours=int(offset_h), minutes=int(offset_min or 0))
         if delta >= datetime.timedelta(hours=24):
-            raise ValueError(f"{text!r}: the UTC offset {sign}{offset_h}:{offset_min} is not a valid offset")
+            raise ValueError(f"{text!r}: the UTC offset {sign}{offset_h}:{offset_min or '00'} is not a valid offset")
         zone = datetime.timezone(delta if sign == "+" else -delta)
     try:
         return datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                                 int((fraction or "0").ljust(6, "0")), tzinfo=zone)
+                                 int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone)
     except ValueError:
         raise ValueError(f"{text!r} is not a valid date and time (write it like {EXAMPLE})") from None
