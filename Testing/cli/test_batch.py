@@ -146,7 +146,7 @@ def test_cohort_file_is_checked_with_line_numbers(tmp_path):
     assert good.values["ia_injection_time"].isoformat() == "2026-03-10T09:12:00"
     problems = " | ".join(rows["P2"].problems)
     assert "line 4" in problems and "'suvmaxx' is not one of suvmax, suvmean, suvpeak" in problems
-    assert "must be a positive number" in problems and "not an ISO date-time" in problems
+    assert "must be a positive number" in problems and "not an ISO 8601 date and time" in problems
     assert "iv is empty" in problems
     assert "nothing to compute" in rows["P3"].problems[0]
     assert "column 'ia': file or folder not found" in rows["P4"].problems[0]
