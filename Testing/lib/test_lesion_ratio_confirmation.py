@@ -354,22 +354,31 @@ def test_an_accepted_header_value_covers_only_the_pet_it_was_given_for(mrml_scen
     assert nodes.dicom_identity(iv)[0] == "PATIENT-B"
 
 
-def test_an_accepted_pet_activity_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path):
-    """pet-activity (refused by the update: the IA PET holds 3x its injected activity) accepted after the refusal;
-    an IV PET with the same defect selected later is refused again, the id removed with a note naming the IV PET."""
+def _low_ia_scene(scene, patient_dir, tmp_path):
+    """The patient's PETs and segments as the panel loads them, the IA PET's RadionuclideTotalDose set to 29.6 MBq
+    (its image then holds about 3x that: pet-activity refused by the update)."""
     from ragaliv.io.segmentation import read_segments
     from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
 
-    logic = LesionRatioLogic(mrml_scene)
+    logic = LesionRatioLogic(scene)
     parameters = logic.parameters()
-    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
-    low_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "iv", RadionuclideTotalDose=29.6e6)
-    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
-        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
-    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
-    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
+    low_ia = _edited(patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
+    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(patient_dir / "pet_iv"))):
+        parameters.set_node(role, load_pet_node(scene, files, role)[0])
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
+    for segment in read_segments(str(patient_dir / "segmentation.seg.nrrd")):
         nodes.add_segment(segmentation, segment, segment.name)
     parameters.set_node("segmentation", segmentation)
+    return logic, parameters
+
+
+def test_an_accepted_pet_activity_covers_only_the_pet_it_was_given_for(mrml_scene, synthetic_patient_dir, tmp_path):
+    """pet-activity (refused by the update: the IA PET holds 3x its injected activity) accepted after the refusal;
+    an IV PET with the same defect selected later is refused again, the id removed with a note naming the IV PET."""
+    from RagalivLesionRatioLib import load_pet_node
+
+    logic, parameters = _low_ia_scene(mrml_scene, synthetic_patient_dir, tmp_path)
+    low_iv = _edited(synthetic_patient_dir / "pet_iv", tmp_path / "iv", RadionuclideTotalDose=29.6e6)
     status = logic.live_update(parameters)
     assert not status.computed and status.reason.startswith("The IA PET holds 3.")
     parameters.set("acceptChecks", "pet-activity")
@@ -396,18 +405,7 @@ def test_an_id_added_before_its_refusal_accepts_nothing_unless_given_with_the_in
     """In the panel, an id typed before any refusal of it was shown accepts none (removed with a note when one
     comes); ``ragaliv review --accept`` comes with its inputs and covers what the first update refuses, as
     ``ragaliv ratio --accept`` covers its one invocation."""
-    from ragaliv.io.segmentation import read_segments
-    from RagalivLesionRatioLib import LesionRatioLogic, load_pet_node
-
-    logic = LesionRatioLogic(mrml_scene)
-    parameters = logic.parameters()
-    low_ia = _edited(synthetic_patient_dir / "pet_ia", tmp_path / "ia", RadionuclideTotalDose=29.6e6)
-    for role, files in (("iaPetVolume", low_ia), ("ivPetVolume", str(synthetic_patient_dir / "pet_iv"))):
-        parameters.set_node(role, load_pet_node(mrml_scene, files, role)[0])
-    segmentation = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Seg")
-    for segment in read_segments(str(synthetic_patient_dir / "segmentation.seg.nrrd")):
-        nodes.add_segment(segmentation, segment, segment.name)
-    parameters.set_node("segmentation", segmentation)
+    logic, parameters = _low_ia_scene(mrml_scene, synthetic_patient_dir, tmp_path)
     parameters.set("acceptChecks", "pet-activity")
     if given_with_inputs:
         logic.confirmations_given_with_inputs()
