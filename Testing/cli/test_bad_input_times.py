@@ -133,3 +133,15 @@ def test_dosimetry_refuses_an_injection_time_hours_off_the_header(study_writer, 
     assert code == 0, err
     warnings = read_summary(tmp_path / "near_out")["warnings"]
     assert any("differs by 0.667 h from the DICOM RadiopharmaceuticalStartDateTime" in text for text in warnings)
+
+
+def test_a_wrong_injection_clock_time_is_named_before_the_dose(synthetic_patient_dir, tmp_path, capsys):
+    """W10, second part: --ia-injection-time at midnight (the injection was 09:12, a time of day given, so not
+    refused as a date alone): the image then holds far more than the injected activity. The refusal says that the
+    uptake time is unusual and its decay correction inflates the activity, and asks to check the times first,
+    instead of only blaming the dose (accepting pet-activity would give SUVs ~180x off)."""
+    output = tmp_path / "out"
+    assert_refused(run(capsys, *ratio_args(synthetic_patient_dir, output, "--ia-injection-time",
+                                           "2026-03-10T00:00:00")),
+                   "or the injection or scan time is wrong: the uptake time is", "(usual 20-180 min)",
+                   "Check the injection and scan times first", output=output)

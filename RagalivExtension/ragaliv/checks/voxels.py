@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .findings import REFUSE, WARN, Finding
-from .ranges import PET_ACTIVITY_FRACTION_REFUSE, PET_ACTIVITY_FRACTION_WARN
+from .ranges import GA68_UPTAKE_MIN, PET_ACTIVITY_FRACTION_REFUSE, PET_ACTIVITY_FRACTION_WARN
 
 
 def activity_fraction(suv: Any, normalizer: Optional[float]) -> Optional[tuple[float, float, float]]:
@@ -29,6 +29,24 @@ def activity_fraction(suv: Any, normalizer: Optional[float]) -> Optional[tuple[f
     total = float(np.sum(values, dtype=np.float64, where=finite))
     hottest = float(np.max(values, where=finite, initial=-np.inf))
     return total * voxel_ml / normalizer, hottest * voxel_ml / normalizer, hottest
+
+
+def _unusual_uptake(parameters: dict[str, Any]) -> tuple[str, str]:
+    """(cause, fix) texts when the uptake time is outside the usual 68Ga window (:data:`GA68_UPTAKE_MIN`): a wrong
+    injection or scan time (e.g. midnight) multiplies the decay correction, and so the activity in the image,
+    by 2^(t/T1/2) (adversarial review, W10: a wrong time blamed on the dose)."""
+    decay_s, half_life_s = parameters.get("decay_time_s"), parameters.get("half_life_s")
+    if decay_s is None or not half_life_s or not half_life_s > 0:
+        return "", ""
+    minutes = decay_s / 60.0
+    if GA68_UPTAKE_MIN.warn_low <= minutes <= GA68_UPTAKE_MIN.warn_high:
+        return "", ""
+    factor = 2.0 ** (decay_s / half_life_s)
+    return (f"; or the injection or scan time is wrong: the uptake time is {minutes:.0f} min (usual "
+            f"{GA68_UPTAKE_MIN.warn_low:g}-{GA68_UPTAKE_MIN.warn_high:g} min), whose decay correction multiplies "
+            f"the activity by {factor:.3g}",
+            "Check the injection and scan times first (RadiopharmaceuticalStartDateTime (0018,1078), "
+            "--ia-/--iv-injection-time). ")
 
 
 def pet_activity_findings(suv: Any, parameters: dict[str, Any], what: str, dose_flag: str = "--dose-mbq"
@@ -54,9 +72,10 @@ def pet_activity_findings(suv: Any, parameters: dict[str, Any], what: str, dose_
                      "corrupt voxel value")
         else:
             cause = "the injected activity is too small (wrong unit?) or the pixel scaling is wrong"
+        timing = _unusual_uptake(parameters)
         return [Finding(
-            "pet-activity", REFUSE, f"{detail}: impossible; {cause}.",
-            f"Check RadionuclideTotalDose (0018,1074) (give {dose_flag} MBQ) and the image (re-export the "
-            "series); if the image is right, add --accept pet-activity.")]
+            "pet-activity", REFUSE, f"{detail}: impossible; {cause}{timing[0]}.",
+            f"{timing[1]}Check RadionuclideTotalDose (0018,1074) (give {dose_flag} MBQ) and the image (re-export "
+            "the series); if the image is right, add --accept pet-activity.")]
     return [Finding("pet-activity", WARN,
                     f"{detail}: more than was injected; check the injected activity and the calibration.")]
