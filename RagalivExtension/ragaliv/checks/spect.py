@@ -163,10 +163,12 @@ STP_FIX = ("Add later time points (the protocol images at 4, 24, 72 and 168 h; a
 
 
 def hanscheid_error(time_h: float, effective_half_life_h: float) -> float:
-    """Relative error of the Hänscheid TIA A(t)·2t/ln2 for a mono-exponential with ``effective_half_life_h``:
-    (2x/ln2)·e^-x - 1, x = ln2·t/T_eff (dosimetry notes §4.1)."""
-    x = math.log(2.0) * time_h / effective_half_life_h
-    return 2.0 * x / math.log(2.0) * math.exp(-x) - 1.0
+    """Relative error of the Hänscheid TIA A(t)·2t/ln2 for a mono-exponential with ``effective_half_life_h``: its
+    TIA is A(t)·e^(λt)/λ, so the estimate is off by (2t/ln2)·λ·e^(-λt) - 1 (dosimetry notes §4.1)."""
+    from ..kinetics.models import hanscheid_factor_h  # the estimator itself (kinetics imported only here)
+
+    decay_per_h = math.log(2.0) / effective_half_life_h
+    return hanscheid_factor_h(time_h) * decay_per_h * math.exp(-decay_per_h * time_h) - 1.0
 
 
 def _regions_label(where: str, names: Sequence[str], everyone: int) -> str:
